@@ -1,0 +1,1 @@
+"""pytest plugin for the Cyberdesk emulator (fixtures are added as the emulator grows)."""
