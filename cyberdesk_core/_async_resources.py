@@ -1,0 +1,276 @@
+"""Asyncio resource groups: thin wrappers that send the pure request builders' calls."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import AsyncIterator, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from cyberdesk_core import _resource_endpoints as rep
+from cyberdesk_core._paging import aiter_pages
+from cyberdesk_core.attachments import CHUNK_SIZE, Destination, DownloadSink, content_length
+from cyberdesk_core.errors import CyberdeskError
+from cyberdesk_core.models import (
+    AttachmentType,
+    DownloadResult,
+    DownloadUrl,
+    Machine,
+    Page,
+    Pool,
+    PoolWithMachines,
+    RunAttachment,
+    Workflow,
+)
+from cyberdesk_core.transport import AsyncTransport, connection_error
+
+__all__ = ["AsyncGroup", "Machines", "Pools", "RunAttachments", "Workflows"]
+
+
+class AsyncGroup:
+    """Base of the blocking resource groups: holds the transport."""
+
+    def __init__(self, transport: AsyncTransport) -> None:
+        self._t = transport
+
+
+class RunAttachments(AsyncGroup):
+    """`client.run_attachments`: list, inspect, download and create run files."""
+
+    async def list(
+        self,
+        *,
+        run_id: str | None = None,
+        attachment_type: AttachmentType | str | None = None,
+        skip: int = 0,
+        limit: int = 100,
+    ) -> Page[RunAttachment]:
+        """One page of attachments."""
+        return await self._t.call(
+            rep.attachment_list(
+                run_id=run_id, attachment_type=attachment_type, skip=skip, limit=limit
+            )
+        )
+
+    def iter(
+        self,
+        *,
+        run_id: str | None = None,
+        attachment_type: AttachmentType | str | None = None,
+        page_size: int = 1000,
+    ) -> AsyncIterator[RunAttachment]:
+        """Every matching attachment, page by page."""
+        return aiter_pages(
+            lambda skip, limit: self.list(
+                run_id=run_id, attachment_type=attachment_type, skip=skip, limit=limit
+            ),
+            page_size,
+        )
+
+    async def get(self, attachment_id: str) -> RunAttachment:
+        """Attachment metadata."""
+        return await self._t.call(rep.attachment_get(attachment_id))
+
+    async def download(self, attachment_id: str, destination: Destination) -> DownloadResult:
+        """Stream an attachment to a file path, an existing directory or a binary file object."""
+        attachment = await self.get(attachment_id)
+        failure: CyberdeskError | None = None
+        with DownloadSink(attachment, destination) as sink:
+            spec = rep.attachment_download(attachment_id)
+            async with self._t.stream(spec) as response:
+                try:
+                    async for chunk in response.aiter_bytes(CHUNK_SIZE):
+                        sink.write(chunk)
+                except httpx.RequestError as exc:
+                    failure = connection_error(spec, str(response.request.url), exc, 1)
+                if failure is None:
+                    return sink.commit(content_length(response.headers))
+            raise failure
+
+    async def get_download_url(self, attachment_id: str, *, expires_in: int = 300) -> DownloadUrl:
+        """A signed URL (valid `expires_in` seconds) that downloads without the API key."""
+        return await self._t.call(rep.attachment_download_url(attachment_id, expires_in=expires_in))
+
+    async def create(
+        self,
+        run_id: str,
+        *,
+        filename: str,
+        content: bytes,
+        content_type: str,
+        attachment_type: AttachmentType | str,
+        target_path: str | None = None,
+        cleanup_imports_after_run: bool | None = None,
+        expires_at: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> RunAttachment:
+        """Upload a file as an attachment of `run_id`."""
+        return await self._t.call(
+            rep.attachment_create(
+                run_id,
+                filename=filename,
+                content=content,
+                content_type=content_type,
+                attachment_type=attachment_type,
+                target_path=target_path,
+                cleanup_imports_after_run=cleanup_imports_after_run,
+                expires_at=expires_at,
+                idempotency_key=idempotency_key,
+            )
+        )
+
+    async def delete(self, attachment_id: str) -> None:
+        """Delete an attachment and its stored file."""
+        await self._t.call(rep.attachment_delete(attachment_id))
+
+
+class Machines(AsyncGroup):
+    """`client.machines`."""
+
+    async def list(
+        self,
+        *,
+        search: str | None = None,
+        name: str | None = None,
+        status: str | None = None,
+        created_at_from: datetime | None = None,
+        created_at_to: datetime | None = None,
+        include: str | Iterable[str] | None = None,
+        skip: int = 0,
+        limit: int = 100,
+    ) -> Page[Machine]:
+        """One page of machines."""
+        return await self._t.call(
+            rep.resource_list(
+                rep.MACHINES,
+                search=search,
+                name=name,
+                status=status,
+                created_at_from=created_at_from,
+                created_at_to=created_at_to,
+                include=include,
+                skip=skip,
+                limit=limit,
+            )
+        )
+
+    async def get(self, machine_id: str, *, include: str | Iterable[str] | None = None) -> Machine:
+        """One machine."""
+        return await self._t.call(rep.resource_get(rep.MACHINES, machine_id, include=include))
+
+    async def create(self, *, fingerprint: str, unkey_key_id: str, **fields: Any) -> Machine:
+        """Register a machine (normally done by Cyberdriver)."""
+        body = {"fingerprint": fingerprint, "unkey_key_id": unkey_key_id, **fields}
+        return await self._t.call(rep.resource_create(rep.MACHINES, body))
+
+    async def update(self, machine_id: str, **fields: Any) -> Machine:
+        """PATCH the given fields (None is sent as null)."""
+        return await self._t.call(rep.resource_update(rep.MACHINES, machine_id, fields))
+
+    async def delete(self, machine_id: str) -> None:
+        """Delete a machine (its runs keep existing with machine_id null)."""
+        await self._t.call(rep.resource_delete(rep.MACHINES, machine_id))
+
+    async def get_pools(self, machine_id: str) -> builtins.list[Pool]:
+        """Pools the machine belongs to."""
+        return await self._t.call(rep.machine_pools(machine_id))
+
+    async def update_pools(self, machine_id: str, pool_ids: Sequence[str]) -> Machine:
+        """Replace the machine's pool memberships."""
+        return await self._t.call(rep.machine_update_pools(machine_id, pool_ids))
+
+    async def clear_session(self, machine_id: str) -> Machine:
+        """Release the machine's session (cancels its scheduling/running session runs)."""
+        return await self.update(machine_id, reserved_session_id=None)
+
+
+class Pools(AsyncGroup):
+    """`client.pools`."""
+
+    async def list(
+        self, *, include: str | Iterable[str] | None = None, skip: int = 0, limit: int = 100
+    ) -> Page[Pool]:
+        """One page of pools."""
+        return await self._t.call(
+            rep.resource_list(rep.POOLS, include=include, skip=skip, limit=limit)
+        )
+
+    async def get(
+        self, pool_id: str, *, include: str | Iterable[str] | None = None
+    ) -> PoolWithMachines:
+        """One pool (with machines when `include="machines"`)."""
+        return await self._t.call(rep.resource_get(rep.POOLS, pool_id, include=include))
+
+    async def create(self, name: str, **fields: Any) -> Pool:
+        """Create a pool."""
+        return await self._t.call(rep.resource_create(rep.POOLS, {"name": name, **fields}))
+
+    async def update(self, pool_id: str, **fields: Any) -> Pool:
+        """PATCH the given fields (None is sent as null)."""
+        return await self._t.call(rep.resource_update(rep.POOLS, pool_id, fields))
+
+    async def delete(self, pool_id: str) -> None:
+        """Delete a pool (machines stay)."""
+        await self._t.call(rep.resource_delete(rep.POOLS, pool_id))
+
+    async def add_machines(self, pool_id: str, machine_ids: Sequence[str]) -> PoolWithMachines:
+        """Add machines to a pool."""
+        return await self._t.call(rep.pool_add_machines(pool_id, machine_ids))
+
+    async def remove_machines(self, pool_id: str, machine_ids: Sequence[str]) -> None:
+        """Remove machines from a pool."""
+        await self._t.call(rep.pool_remove_machines(pool_id, machine_ids))
+
+
+class Workflows(AsyncGroup):
+    """`client.workflows`."""
+
+    async def list(
+        self,
+        *,
+        search: str | None = None,
+        created_at_from: datetime | None = None,
+        created_at_to: datetime | None = None,
+        updated_at_from: datetime | None = None,
+        updated_at_to: datetime | None = None,
+        tag_ids: Sequence[str] | None = None,
+        include: str | Iterable[str] | None = None,
+        skip: int = 0,
+        limit: int = 100,
+    ) -> Page[Workflow]:
+        """One page of workflows (newest update first)."""
+        return await self._t.call(
+            rep.resource_list(
+                rep.WORKFLOWS,
+                search=search,
+                created_at_from=created_at_from,
+                created_at_to=created_at_to,
+                updated_at_from=updated_at_from,
+                updated_at_to=updated_at_to,
+                tag_ids=tag_ids,
+                include=include,
+                skip=skip,
+                limit=limit,
+            )
+        )
+
+    async def get(
+        self, workflow_id: str, *, include: str | Iterable[str] | None = None
+    ) -> Workflow:
+        """One workflow."""
+        return await self._t.call(rep.resource_get(rep.WORKFLOWS, workflow_id, include=include))
+
+    async def create(self, main_prompt: str, **fields: Any) -> Workflow:
+        """Create a workflow."""
+        body = {"main_prompt": main_prompt, **fields}
+        return await self._t.call(rep.resource_create(rep.WORKFLOWS, body))
+
+    async def update(self, workflow_id: str, **fields: Any) -> Workflow:
+        """PATCH the given fields (None is sent as null)."""
+        return await self._t.call(rep.resource_update(rep.WORKFLOWS, workflow_id, fields))
+
+    async def delete(self, workflow_id: str) -> None:
+        """Delete a workflow and all its runs."""
+        await self._t.call(rep.resource_delete(rep.WORKFLOWS, workflow_id))

@@ -1,0 +1,270 @@
+"""Blocking resource groups: thin wrappers that send the pure request builders' calls."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from cyberdesk_core import _resource_endpoints as rep
+from cyberdesk_core._paging import iter_pages
+from cyberdesk_core.attachments import CHUNK_SIZE, Destination, DownloadSink, content_length
+from cyberdesk_core.errors import CyberdeskError
+from cyberdesk_core.models import (
+    AttachmentType,
+    DownloadResult,
+    DownloadUrl,
+    Machine,
+    Page,
+    Pool,
+    PoolWithMachines,
+    RunAttachment,
+    Workflow,
+)
+from cyberdesk_core.transport import SyncTransport, connection_error
+
+__all__ = ["Machines", "Pools", "RunAttachments", "SyncGroup", "Workflows"]
+
+
+class SyncGroup:
+    """Base of the blocking resource groups: holds the transport."""
+
+    def __init__(self, transport: SyncTransport) -> None:
+        self._t = transport
+
+
+class RunAttachments(SyncGroup):
+    """`client.run_attachments`: list, inspect, download and create run files."""
+
+    def list(
+        self,
+        *,
+        run_id: str | None = None,
+        attachment_type: AttachmentType | str | None = None,
+        skip: int = 0,
+        limit: int = 100,
+    ) -> Page[RunAttachment]:
+        """One page of attachments."""
+        return self._t.call(
+            rep.attachment_list(
+                run_id=run_id, attachment_type=attachment_type, skip=skip, limit=limit
+            )
+        )
+
+    def iter(
+        self,
+        *,
+        run_id: str | None = None,
+        attachment_type: AttachmentType | str | None = None,
+        page_size: int = 1000,
+    ) -> Iterator[RunAttachment]:
+        """Every matching attachment, page by page."""
+        return iter_pages(
+            lambda skip, limit: self.list(
+                run_id=run_id, attachment_type=attachment_type, skip=skip, limit=limit
+            ),
+            page_size,
+        )
+
+    def get(self, attachment_id: str) -> RunAttachment:
+        """Attachment metadata."""
+        return self._t.call(rep.attachment_get(attachment_id))
+
+    def download(self, attachment_id: str, destination: Destination) -> DownloadResult:
+        """Stream an attachment to a file path, an existing directory or a binary file object."""
+        attachment = self.get(attachment_id)
+        failure: CyberdeskError | None = None
+        with DownloadSink(attachment, destination) as sink:
+            spec = rep.attachment_download(attachment_id)
+            with self._t.stream(spec) as response:
+                try:
+                    for chunk in response.iter_bytes(CHUNK_SIZE):
+                        sink.write(chunk)
+                except httpx.RequestError as exc:
+                    failure = connection_error(spec, str(response.request.url), exc, 1)
+                if failure is None:
+                    return sink.commit(content_length(response.headers))
+            raise failure
+
+    def get_download_url(self, attachment_id: str, *, expires_in: int = 300) -> DownloadUrl:
+        """A signed URL (valid `expires_in` seconds) that downloads without the API key."""
+        return self._t.call(rep.attachment_download_url(attachment_id, expires_in=expires_in))
+
+    def create(
+        self,
+        run_id: str,
+        *,
+        filename: str,
+        content: bytes,
+        content_type: str,
+        attachment_type: AttachmentType | str,
+        target_path: str | None = None,
+        cleanup_imports_after_run: bool | None = None,
+        expires_at: datetime | None = None,
+        idempotency_key: str | None = None,
+    ) -> RunAttachment:
+        """Upload a file as an attachment of `run_id`."""
+        return self._t.call(
+            rep.attachment_create(
+                run_id,
+                filename=filename,
+                content=content,
+                content_type=content_type,
+                attachment_type=attachment_type,
+                target_path=target_path,
+                cleanup_imports_after_run=cleanup_imports_after_run,
+                expires_at=expires_at,
+                idempotency_key=idempotency_key,
+            )
+        )
+
+    def delete(self, attachment_id: str) -> None:
+        """Delete an attachment and its stored file."""
+        self._t.call(rep.attachment_delete(attachment_id))
+
+
+class Machines(SyncGroup):
+    """`client.machines`."""
+
+    def list(
+        self,
+        *,
+        search: str | None = None,
+        name: str | None = None,
+        status: str | None = None,
+        created_at_from: datetime | None = None,
+        created_at_to: datetime | None = None,
+        include: str | Iterable[str] | None = None,
+        skip: int = 0,
+        limit: int = 100,
+    ) -> Page[Machine]:
+        """One page of machines."""
+        return self._t.call(
+            rep.resource_list(
+                rep.MACHINES,
+                search=search,
+                name=name,
+                status=status,
+                created_at_from=created_at_from,
+                created_at_to=created_at_to,
+                include=include,
+                skip=skip,
+                limit=limit,
+            )
+        )
+
+    def get(self, machine_id: str, *, include: str | Iterable[str] | None = None) -> Machine:
+        """One machine."""
+        return self._t.call(rep.resource_get(rep.MACHINES, machine_id, include=include))
+
+    def create(self, *, fingerprint: str, unkey_key_id: str, **fields: Any) -> Machine:
+        """Register a machine (normally done by Cyberdriver)."""
+        body = {"fingerprint": fingerprint, "unkey_key_id": unkey_key_id, **fields}
+        return self._t.call(rep.resource_create(rep.MACHINES, body))
+
+    def update(self, machine_id: str, **fields: Any) -> Machine:
+        """PATCH the given fields (None is sent as null)."""
+        return self._t.call(rep.resource_update(rep.MACHINES, machine_id, fields))
+
+    def delete(self, machine_id: str) -> None:
+        """Delete a machine (its runs keep existing with machine_id null)."""
+        self._t.call(rep.resource_delete(rep.MACHINES, machine_id))
+
+    def get_pools(self, machine_id: str) -> builtins.list[Pool]:
+        """Pools the machine belongs to."""
+        return self._t.call(rep.machine_pools(machine_id))
+
+    def update_pools(self, machine_id: str, pool_ids: Sequence[str]) -> Machine:
+        """Replace the machine's pool memberships."""
+        return self._t.call(rep.machine_update_pools(machine_id, pool_ids))
+
+    def clear_session(self, machine_id: str) -> Machine:
+        """Release the machine's session (cancels its scheduling/running session runs)."""
+        return self.update(machine_id, reserved_session_id=None)
+
+
+class Pools(SyncGroup):
+    """`client.pools`."""
+
+    def list(
+        self, *, include: str | Iterable[str] | None = None, skip: int = 0, limit: int = 100
+    ) -> Page[Pool]:
+        """One page of pools."""
+        return self._t.call(rep.resource_list(rep.POOLS, include=include, skip=skip, limit=limit))
+
+    def get(self, pool_id: str, *, include: str | Iterable[str] | None = None) -> PoolWithMachines:
+        """One pool (with machines when `include="machines"`)."""
+        return self._t.call(rep.resource_get(rep.POOLS, pool_id, include=include))
+
+    def create(self, name: str, **fields: Any) -> Pool:
+        """Create a pool."""
+        return self._t.call(rep.resource_create(rep.POOLS, {"name": name, **fields}))
+
+    def update(self, pool_id: str, **fields: Any) -> Pool:
+        """PATCH the given fields (None is sent as null)."""
+        return self._t.call(rep.resource_update(rep.POOLS, pool_id, fields))
+
+    def delete(self, pool_id: str) -> None:
+        """Delete a pool (machines stay)."""
+        self._t.call(rep.resource_delete(rep.POOLS, pool_id))
+
+    def add_machines(self, pool_id: str, machine_ids: Sequence[str]) -> PoolWithMachines:
+        """Add machines to a pool."""
+        return self._t.call(rep.pool_add_machines(pool_id, machine_ids))
+
+    def remove_machines(self, pool_id: str, machine_ids: Sequence[str]) -> None:
+        """Remove machines from a pool."""
+        self._t.call(rep.pool_remove_machines(pool_id, machine_ids))
+
+
+class Workflows(SyncGroup):
+    """`client.workflows`."""
+
+    def list(
+        self,
+        *,
+        search: str | None = None,
+        created_at_from: datetime | None = None,
+        created_at_to: datetime | None = None,
+        updated_at_from: datetime | None = None,
+        updated_at_to: datetime | None = None,
+        tag_ids: Sequence[str] | None = None,
+        include: str | Iterable[str] | None = None,
+        skip: int = 0,
+        limit: int = 100,
+    ) -> Page[Workflow]:
+        """One page of workflows (newest update first)."""
+        return self._t.call(
+            rep.resource_list(
+                rep.WORKFLOWS,
+                search=search,
+                created_at_from=created_at_from,
+                created_at_to=created_at_to,
+                updated_at_from=updated_at_from,
+                updated_at_to=updated_at_to,
+                tag_ids=tag_ids,
+                include=include,
+                skip=skip,
+                limit=limit,
+            )
+        )
+
+    def get(self, workflow_id: str, *, include: str | Iterable[str] | None = None) -> Workflow:
+        """One workflow."""
+        return self._t.call(rep.resource_get(rep.WORKFLOWS, workflow_id, include=include))
+
+    def create(self, main_prompt: str, **fields: Any) -> Workflow:
+        """Create a workflow."""
+        body = {"main_prompt": main_prompt, **fields}
+        return self._t.call(rep.resource_create(rep.WORKFLOWS, body))
+
+    def update(self, workflow_id: str, **fields: Any) -> Workflow:
+        """PATCH the given fields (None is sent as null)."""
+        return self._t.call(rep.resource_update(rep.WORKFLOWS, workflow_id, fields))
+
+    def delete(self, workflow_id: str) -> None:
+        """Delete a workflow and all its runs."""
+        self._t.call(rep.resource_delete(rep.WORKFLOWS, workflow_id))

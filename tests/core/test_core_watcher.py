@@ -1,0 +1,567 @@
+"""RunWatcher: coalesced polling, request counts, fallbacks, deadlines, sharing and lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import weakref
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from core_fakes import T0, FakeClock
+
+from cyberdesk_core import (
+    AsyncCyberdeskClient,
+    AuthenticationError,
+    CyberdeskError,
+    Run,
+    RunStatus,
+    RunTimeoutError,
+    RunWatcher,
+)
+from cyberdesk_core import watcher as watcher_module
+from cyberdesk_core.waiting import await_run
+
+POLL = 5.0
+
+
+@dataclass
+class SimRun:
+    id: str
+    workflow_id: str
+    created_at: datetime
+    finish_at: datetime
+    outcome: str = "success"
+    session_id: str | None = None
+    hidden_from_list: bool = False
+    checks_for: float = 0.0
+
+    def status(self, now: datetime) -> str:
+        if now < self.finish_at - timedelta(seconds=self.checks_for):
+            return "running"
+        if now < self.finish_at:
+            return "running_checks"
+        return self.outcome
+
+    def full(self, now: datetime) -> dict[str, Any]:
+        status = self.status(now)
+        done = status not in ("running", "running_checks")
+        return {
+            "id": self.id,
+            "workflow_id": self.workflow_id,
+            "machine_id": "m-1",
+            "status": status,
+            "created_at": self.created_at.isoformat(),
+            "session_id": self.session_id,
+            "ended_at": self.finish_at.isoformat() if done else None,
+            "output_data": {"who": self.id} if done else None,
+            "run_message_history": [{"role": "assistant", "content": []}],
+        }
+
+
+class SimServer:
+    """A tiny in-memory runs API whose statuses follow the fake clock."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.runs: dict[str, SimRun] = {}
+        self.gets: list[str] = []
+        self.lists: list[dict[str, Any]] = []
+        self.get_status: dict[str, int] = {}
+        self.list_status: int | None = None
+
+    def add(
+        self,
+        run_id: str,
+        workflow_id: str = "wf-1",
+        *,
+        finish_after: float = 12.0,
+        created_offset: float = 0.0,
+        **kw: Any,
+    ) -> SimRun:
+        run = SimRun(
+            run_id,
+            workflow_id,
+            created_at=T0 + timedelta(seconds=created_offset),
+            finish_at=T0 + timedelta(seconds=finish_after),
+            **kw,
+        )
+        self.runs[run_id] = run
+        return run
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        now = self.clock()
+        parts = request.url.path.strip("/").split("/")
+        if request.method == "GET" and parts == ["v1", "runs"]:
+            return self._list(request, now)
+        if request.method == "GET" and len(parts) == 3 and parts[:2] == ["v1", "runs"]:
+            run_id = parts[2]
+            self.gets.append(run_id)
+            if run_id in self.get_status:
+                return httpx.Response(self.get_status[run_id], json={"detail": "nope"})
+            if run_id not in self.runs:
+                return httpx.Response(404, json={"detail": "Run not found"})
+            return httpx.Response(200, json=self.runs[run_id].full(now))
+        return httpx.Response(405)
+
+    def _list(self, request: httpx.Request, now: datetime) -> httpx.Response:
+        q = request.url.params
+        self.lists.append({k: q.get_list(k) if k == "fields" else q.get(k) for k in q})
+        if self.list_status is not None:
+            return httpx.Response(
+                self.list_status, json={"detail": [{"loc": ["query"], "msg": "bad", "type": "x"}]}
+            )
+        since = datetime.fromisoformat(q["created_at_from"])
+        items = [
+            r
+            for r in self.runs.values()
+            if not r.hidden_from_list
+            and r.created_at >= since
+            and (q.get("workflow_id") is None or r.workflow_id == q["workflow_id"])
+            and (q.get("session_id") is None or r.session_id == q["session_id"])
+        ]
+        items.sort(key=lambda r: r.created_at, reverse=True)
+        skip, limit = int(q["skip"]), int(q["limit"])
+        fields = set(q.get_list("fields"))
+        base = {"id", "workflow_id", "machine_id", "status", "created_at"}
+        page = [
+            {k: v for k, v in r.full(now).items() if k in base | fields}
+            for r in items[skip : skip + limit]
+        ]
+        return httpx.Response(
+            200, json={"items": page, "total": len(items), "skip": skip, "limit": limit}
+        )
+
+
+@pytest.fixture
+def sim(clock: FakeClock) -> SimServer:
+    return SimServer(clock)
+
+
+@pytest.fixture
+def sim_client(sim: SimServer) -> AsyncCyberdeskClient:
+    return AsyncCyberdeskClient(
+        "k", base_url="http://sim", transport=httpx.MockTransport(sim), max_retries=0
+    )
+
+
+def make_watcher(client: AsyncCyberdeskClient, clock: FakeClock, **kw: Any) -> RunWatcher:
+    return RunWatcher(client, poll_interval=POLL, clock=clock, sleep=clock.asleep, **kw)
+
+
+def ticks(clock: FakeClock) -> int:
+    return len(clock.sleeps) + 1
+
+
+async def test_fifty_runs_of_one_workflow_use_one_list_per_tick(
+    sim: SimServer, sim_client: AsyncCyberdeskClient, clock: FakeClock
+) -> None:
+    for i in range(50):
+        sim.add(
+            f"r{i:02d}",
+            finish_after=6.0 + (i % 5) * 5.0,
+            created_offset=i * 0.1,
+            outcome="error" if i % 7 == 0 else "success",
+        )
+    async with make_watcher(sim_client, clock) as watcher:
+        runs = await asyncio.gather(
+            *(
+                watcher.wait(
+                    f"r{i:02d}", workflow_id="wf-1", created_at=T0 + timedelta(seconds=i * 0.1)
+                )
+                for i in range(50)
+            )
+        )
+    assert [r.id for r in runs] == [f"r{i:02d}" for i in range(50)]
+    for i, run in enumerate(runs):
+        assert run.status.value == ("error" if i % 7 == 0 else "success")
+        assert run.output_data == {"who": run.id}  # the full run, not the list projection
+    # One GET per run, only once it was seen finished; one list call per tick.
+    assert sorted(sim.gets) == sorted(f"r{i:02d}" for i in range(50))
+    assert len(sim.lists) == ticks(clock) == 7  # finishes at 6..26 s, ticks every 5 s
+    first = sim.lists[0]
+    assert first["workflow_id"] == "wf-1"
+    assert first["fields"] == ["ended_at"]
+    assert first["sort_mode"] == "created_at_desc"
+    assert first["limit"] == "1000"
+    assert datetime.fromisoformat(first["created_at_from"]) == T0 - timedelta(seconds=60)
+    assert all(s == POLL for s in clock.sleeps)
+
+
+async def test_groups_by_workflow_and_session_and_single_get(
+    sim: SimServer, sim_client: AsyncCyberdeskClient, clock: FakeClock
+) -> None:
+    for i in range(4):
+        sim.add(f"a{i}", "wf-A", finish_after=11)
+        sim.add(f"b{i}", "wf-B", finish_after=16)
+        sim.add(f"s{i}", "wf-S", finish_after=21, session_id="sess-1")
+    sim.add("lone", "wf-C", finish_after=11)
+    async with make_watcher(sim_client, clock) as watcher:
+        waits = [watcher.wait(f"a{i}", workflow_id="wf-A", created_at=T0) for i in range(4)]
+        waits += [watcher.wait(f"b{i}", workflow_id="wf-B", created_at=T0) for i in range(4)]
+        waits += [
+            watcher.wait(f"s{i}", workflow_id="wf-S", session_id="sess-1", created_at=T0)
+            for i in range(4)
+        ]
+        waits.append(watcher.wait("lone"))
+        runs = await asyncio.gather(*waits)
+    assert all(r.status is RunStatus.SUCCESS for r in runs)
+    by_filter: dict[str, int] = {}
+    for call in sim.lists:
+        key = call.get("session_id") or call["workflow_id"]
+        by_filter[key] = by_filter.get(key, 0) + 1
+    assert "workflow_id" not in [k for c in sim.lists if "session_id" in c for k in c]
+    # Ticks every 5 s; a run finishing at 11 s is seen finished on the tick at 15 s.
+    assert by_filter == {"wf-A": 4, "wf-B": 5, "sess-1": 6}
+    # The lone run is read with GET each tick until it ends; the groups only once each.
+    assert sim.gets.count("lone") == 4
+    assert all(sim.gets.count(f"{g}{i}") == 1 for g in "abs" for i in range(4))
+
+
+async def test_run_missing_from_list_falls_back_to_get(
+    sim: SimServer, sim_client: AsyncCyberdeskClient, clock: FakeClock
+) -> None:
+    sim.add("seen", finish_after=16)
+    sim.add("ghost", finish_after=16, hidden_from_list=True)
+    async with make_watcher(sim_client, clock) as watcher:
+        a, b = await asyncio.gather(
+            watcher.wait("seen", workflow_id="wf-1", created_at=T0),
+            watcher.wait("ghost", workflow_id="wf-1", created_at=T0),
+        )
+    assert (a.id, b.id) == ("seen", "ghost")
+    assert b.status is RunStatus.SUCCESS
+    # First tick: one list (ghost missing -> GET), afterwards two lone runs -> GETs only.
+    assert len(sim.lists) == 1
+    assert sim.gets.count("ghost") == ticks(clock)
+
+
+async def test_lone_run_learns_workflow_then_joins_group(
+    sim: SimServer, sim_client: AsyncCyberdeskClient, clock: FakeClock
+) -> None:
+    sim.add("x", finish_after=21)
+    sim.add("y", finish_after=21)
+    async with make_watcher(sim_client, clock) as watcher:
+        await asyncio.gather(watcher.wait("x"), watcher.wait("y"))
+    # Tick 1: two GETs teach workflow_id + created_at; later ticks: one list each.
+    assert sim.gets[:2] == ["x", "y"]
+    assert len(sim.lists) == ticks(clock) - 1
+    assert sim.gets.count("x") == 2
+
+
+async def test_list_paging_and_finished_runs_not_polled_again(
+    sim: SimServer, sim_client: AsyncCyberdeskClient, clock: FakeClock
+) -> None:
+    for i in range(25):
+        sim.add(f"r{i:02d}", finish_after=6 if i < 10 else 16, created_offset=i)
+    async with make_watcher(sim_client, clock, page_size=10) as watcher:
+        await asyncio.gather(
+            *(
+                watcher.wait(f"r{i:02d}", workflow_id="wf-1", created_at=T0 + timedelta(seconds=i))
+                for i in range(25)
+            )
+        )
+    skips_per_tick: list[list[str]] = []
+    for call in sim.lists:
+        if call["skip"] == "0":
+            skips_per_tick.append([])
+        skips_per_tick[-1].append(call["skip"])
+    assert skips_per_tick[0] == ["0", "10", "20"]
+    assert all(sim.gets.count(f"r{i:02d}") == 1 for i in range(25))
+    # Ticks at 0, 5, 10 s scan all three pages; the first ten runs end at 6 s and are fetched
+    # at 10 s. Later scans start from the oldest *pending* run and stop once all are found.
+    assert skips_per_tick[:3] == [["0", "10", "20"]] * 3
+    assert skips_per_tick[3:] == [["0", "10"]] * (len(skips_per_tick) - 3)
+    last = sim.lists[-1]
+    assert datetime.fromisoformat(last["created_at_from"]) == T0 + timedelta(seconds=10 - 60)
+
+
+async def test_old_runs_in_busy_workflow_fall_back_to_get(
+    sim: SimServer, sim_client: AsyncCyberdeskClient, clock: FakeClock
+) -> None:
+    # Two watched runs, but 30 newer runs of the same workflow: with 10 per page, finding the
+    # old ones would take 4 list calls, more than the 2 GETs it replaces.
+    sim.add("old1", finish_after=11)
+    sim.add("old2", finish_after=11)
+    for i in range(30):
+        sim.add(f"new{i}", finish_after=1000, created_offset=10 + i)
+    async with make_watcher(sim_client, clock, page_size=10) as watcher:
+        runs = await asyncio.gather(
+            watcher.wait("old1", workflow_id="wf-1", created_at=T0),
+            watcher.wait("old2", workflow_id="wf-1", created_at=T0),
+        )
+    assert [r.id for r in runs] == ["old1", "old2"]
+    assert len(sim.lists) == 1  # one page tried once, then GETs only
+    assert sim.gets.count("old1") == ticks(clock)
+
+
+async def test_status_callbacks_per_waiter(
+    sim: SimServer, sim_client: AsyncCyberdeskClient, clock: FakeClock
+) -> None:
+    sim.add("a", finish_after=16, checks_for=6)
+    sim.add("b", finish_after=16)
+    seen: dict[str, list[str]] = {"a1": [], "a2": [], "b": []}
+
+    def cb(name: str) -> Any:
+        async def on_change(run: Run) -> None:
+            seen[name].append(run.status.value)
+
+        return on_change
+
+    async with make_watcher(sim_client, clock) as watcher:
+        r1, r2, r3 = await asyncio.gather(
+            watcher.wait("a", workflow_id="wf-1", created_at=T0, on_status_change=cb("a1")),
+            watcher.wait("a", workflow_id="wf-1", created_at=T0, on_status_change=cb("a2")),
+            watcher.wait("b", workflow_id="wf-1", created_at=T0, on_status_change=cb("b")),
+        )
+    assert r1 is r2
+    assert r1.id == "a"
+    assert r3.id == "b"
+    assert seen["a1"] == seen["a2"] == ["running", "running_checks", "success"]
+    assert seen["b"] == ["running", "success"]
+
+
+async def test_deadline_per_waiter(
+    sim: SimServer, sim_client: AsyncCyberdeskClient, clock: FakeClock
+) -> None:
+    sim.add("slow", finish_after=100)
+    sim.add("fast", finish_after=6)
+    async with make_watcher(sim_client, clock) as watcher:
+        slow = watcher.wait("slow", deadline=T0 + timedelta(seconds=12))
+        fast = watcher.wait("fast")
+        results = await asyncio.gather(slow, fast, return_exceptions=True)
+    assert isinstance(results[0], RunTimeoutError)
+    assert results[0].run is not None
+    assert results[0].run.status is RunStatus.RUNNING
+    assert isinstance(results[1], Run)
+    assert results[1].id == "fast"
+    assert clock.now == T0 + timedelta(seconds=12)
+    assert 2.0 in clock.sleeps  # slept only up to the deadline
+
+
+async def test_permanent_and_transient_errors(
+    sim: SimServer, sim_client: AsyncCyberdeskClient, clock: FakeClock
+) -> None:
+    sim.add("ok", finish_after=11)
+    sim.add("flaky", finish_after=11)
+    sim.get_status["denied"] = 401
+    sim.get_status["flaky"] = 503
+    async with make_watcher(sim_client, clock) as watcher:
+        task = asyncio.gather(
+            watcher.wait("ok"),
+            watcher.wait("denied"),
+            watcher.wait("flaky"),
+            return_exceptions=True,
+        )
+        await clock.asleep(0)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        del sim.get_status["flaky"]
+        ok_run, denied, flaky = await task
+    assert isinstance(ok_run, Run)
+    assert isinstance(denied, AuthenticationError)
+    assert isinstance(flaky, Run)
+    assert flaky.status is RunStatus.SUCCESS
+    assert sim.gets.count("denied") == 1
+
+
+async def test_interval_backs_off_while_api_is_failing(
+    sim: SimServer, sim_client: AsyncCyberdeskClient, clock: FakeClock
+) -> None:
+    sim.add("a", finish_after=200)
+    sim.get_status["a"] = 503
+
+    async def sleep(seconds: float) -> None:
+        await clock.asleep(seconds)
+        if len(clock.sleeps) == 6:
+            del sim.get_status["a"]  # the API recovers
+
+    watcher = RunWatcher(
+        sim_client, poll_interval=POLL, max_poll_interval=30.0, clock=clock, sleep=sleep
+    )
+    async with watcher:
+        run = await watcher.wait("a")
+    assert clock.sleeps[:6] == [10.0, 20.0, 30.0, 30.0, 30.0, 30.0]
+    assert run.status is RunStatus.SUCCESS
+    assert clock.sleeps[-1] == POLL  # healthy again: back to poll_interval
+
+
+async def test_not_found_grace_then_error(
+    sim: SimServer, sim_client: AsyncCyberdeskClient, clock: FakeClock
+) -> None:
+    async with make_watcher(sim_client, clock, not_found_grace=12.0) as watcher:
+        with pytest.raises(CyberdeskError, match="not found"):
+            await watcher.wait("never-created")
+    assert sim.gets.count("never-created") == 4  # t=0, 5, 10 tolerated; t=15 raises
+
+
+async def test_list_rejected_falls_back_to_get(
+    sim: SimServer, sim_client: AsyncCyberdeskClient, clock: FakeClock
+) -> None:
+    sim.add("a", finish_after=6)
+    sim.add("b", finish_after=6)
+    sim.list_status = 422
+    async with make_watcher(sim_client, clock) as watcher:
+        runs = await asyncio.gather(
+            watcher.wait("a", workflow_id="wf-1", created_at=T0),
+            watcher.wait("b", workflow_id="wf-1", created_at=T0),
+        )
+    assert {r.id for r in runs} == {"a", "b"}
+    assert len(sim.lists) == 1
+
+
+async def test_list_auth_error_fails_group(
+    sim: SimServer, sim_client: AsyncCyberdeskClient, clock: FakeClock
+) -> None:
+    sim.add("a")
+    sim.add("b")
+    sim.list_status = 401
+    async with make_watcher(sim_client, clock) as watcher:
+        results = await asyncio.gather(
+            watcher.wait("a", workflow_id="wf-1", created_at=T0),
+            watcher.wait("b", workflow_id="wf-1", created_at=T0),
+            return_exceptions=True,
+        )
+    assert all(isinstance(r, AuthenticationError) for r in results)
+
+
+async def test_cancelled_waiter_stops_polling(
+    sim: SimServer, sim_client: AsyncCyberdeskClient, clock: FakeClock
+) -> None:
+    sim.add("a", finish_after=1000)
+    watcher = make_watcher(sim_client, clock)
+    task = asyncio.ensure_future(watcher.wait("a"))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    for _ in range(5):
+        await asyncio.sleep(0)
+    polled = len(sim.gets)
+    assert watcher.watched_run_ids == frozenset()
+    assert watcher._task is None or watcher._task.done()
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert len(sim.gets) == polled
+    await watcher.aclose()
+
+
+async def test_aclose_fails_pending_waiters(
+    sim: SimServer, sim_client: AsyncCyberdeskClient, clock: FakeClock
+) -> None:
+    sim.add("a", finish_after=1000)
+    watcher = make_watcher(sim_client, clock)
+    task = asyncio.ensure_future(watcher.wait("a"))
+    await asyncio.sleep(0)
+    await watcher.aclose()
+    with pytest.raises(CyberdeskError, match="closed"):
+        await task
+    with pytest.raises(CyberdeskError, match="closed"):
+        await watcher.wait("a")
+
+
+async def test_callback_error_goes_to_its_waiter(
+    sim: SimServer, sim_client: AsyncCyberdeskClient, clock: FakeClock
+) -> None:
+    sim.add("a", finish_after=6)
+
+    def boom(run: Run) -> None:
+        raise ValueError("callback failed")
+
+    async with make_watcher(sim_client, clock) as watcher:
+        bad, good = await asyncio.gather(
+            watcher.wait("a", on_status_change=boom), watcher.wait("a"), return_exceptions=True
+        )
+    assert isinstance(bad, ValueError)
+    assert isinstance(good, Run)
+    assert good.status is RunStatus.SUCCESS
+
+
+async def test_await_run_delegates_to_watcher(
+    sim: SimServer, sim_client: AsyncCyberdeskClient, clock: FakeClock
+) -> None:
+    sim.add("a", finish_after=6, outcome="cancelled")
+    sim.add("b", finish_after=6)
+    async with make_watcher(sim_client, clock) as watcher:
+        results = await asyncio.gather(
+            await_run(
+                sim_client, "a", watcher=watcher, clock=clock, workflow_id="wf-1", created_at=T0
+            ),
+            await_run(
+                sim_client, "b", watcher=watcher, clock=clock, workflow_id="wf-1", created_at=T0
+            ),
+            return_exceptions=True,
+        )
+    from cyberdesk_core import RunCancelledError
+
+    assert isinstance(results[0], RunCancelledError)
+    assert isinstance(results[1], Run)
+    assert len(sim.lists) >= 1
+
+
+async def test_shared_registry_per_loop_and_key(sim: SimServer, clock: FakeClock) -> None:
+    made: list[AsyncCyberdeskClient] = []
+
+    def factory() -> AsyncCyberdeskClient:
+        c = AsyncCyberdeskClient("k", base_url="http://sim", transport=httpx.MockTransport(sim))
+        made.append(c)
+        return c
+
+    opts = {"poll_interval": POLL, "clock": clock, "sleep": clock.asleep}
+    w1 = RunWatcher.shared(("conn", 1), factory, **opts)
+    w2 = RunWatcher.shared(("conn", 1), factory, **opts)
+    w3 = RunWatcher.shared(("conn", 2), factory, **opts)
+    assert w1 is w2
+    assert w1 is not w3
+    assert len(made) == 2
+    sim.add("a", finish_after=6)
+    assert (await w1.wait("a")).status is RunStatus.SUCCESS
+    for _ in range(10):
+        await asyncio.sleep(0)
+    # Idle: retired, removed from the registry, owned client closed.
+    assert made[0]._transport.http.is_closed
+    w4 = RunWatcher.shared(("conn", 1), factory, **opts)
+    assert w4 is not w1
+    assert len(made) == 3
+    await w3.aclose()
+    await w4.aclose()
+    loop = asyncio.get_running_loop()
+    assert loop not in watcher_module._SHARED
+
+
+def test_shared_registry_does_not_keep_loops_alive(sim: SimServer) -> None:
+    clock = FakeClock()
+    sim.clock = clock
+    sim.add("a", finish_after=6)
+
+    def factory() -> AsyncCyberdeskClient:
+        return AsyncCyberdeskClient("k", base_url="http://sim", transport=httpx.MockTransport(sim))
+
+    async def finished_wait() -> None:
+        w = RunWatcher.shared("k", factory, clock=clock, sleep=clock.asleep)
+        await w.wait("a")
+
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(finished_wait())
+    ref = weakref.ref(loop)
+    loop.close()
+    del loop
+    gc.collect()
+    assert ref() is None
+
+    # A closed loop whose watcher never retired is purged by the next shared() call.
+    dead = asyncio.new_event_loop()
+    dead.close()
+    watcher_module._SHARED[dead] = {"k": RunWatcher(factory())}
+    asyncio.run(finished_wait())
+    assert dead not in watcher_module._SHARED
+    assert not any(lp.is_closed() for lp in watcher_module._SHARED)
+
+
+async def test_shared_factory_may_return_a_watcher(sim_client: AsyncCyberdeskClient) -> None:
+    mine = RunWatcher(sim_client)
+    assert RunWatcher.shared("own", lambda: mine) is mine
+    await mine.aclose()
