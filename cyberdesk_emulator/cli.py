@@ -1,0 +1,91 @@
+"""``cyberdesk-emulator serve``: run the emulator in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from .app import configure_logging, create_app
+from .runtime import DEFAULT_ADMIN_TOKEN, DEFAULT_API_KEY, Emulator, Settings
+from .seed import load_seed_file, seed_settings
+
+
+def _faults(value: str) -> dict[str, Any]:
+    path = Path(value)
+    if path.is_file():
+        return load_seed_file(path)
+    parsed = json.loads(value)
+    if not isinstance(parsed, dict):
+        raise argparse.ArgumentTypeError("--faults must be a JSON object or a YAML/JSON file")
+    return parsed
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Argument parser of the ``cyberdesk-emulator`` command."""
+    parser = argparse.ArgumentParser(
+        prog="cyberdesk-emulator", description="Local, wire-compatible Cyberdesk API emulator."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the emulated API")
+    serve.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    serve.add_argument("--seed", type=Path, help="YAML/JSON seed file")
+    serve.add_argument(
+        "--api-key",
+        default=DEFAULT_API_KEY,
+        help=f"API key of the default organization (default {DEFAULT_API_KEY})",
+    )
+    serve.add_argument(
+        "--admin-token",
+        default=DEFAULT_ADMIN_TOKEN,
+        help=f"X-Emulator-Admin-Token for /_emulator/ (default {DEFAULT_ADMIN_TOKEN})",
+    )
+    serve.add_argument(
+        "--time-scale", type=float, help="divide simulated durations by this factor (default 1)"
+    )
+    serve.add_argument("--rng-seed", type=int, help="seed of the behaviour RNG (default 0)")
+    serve.add_argument("--max-finished-runs", type=int, help="keep at most N finished runs")
+    serve.add_argument("--faults", type=_faults, help="fault config: JSON object or file")
+    serve.add_argument("--log-file", type=Path, help="append the request log to this file")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = build_parser().parse_args(argv)
+    data = load_seed_file(args.seed) if args.seed else {}
+    if args.faults is not None:
+        data["faults"] = args.faults
+    from_seed = seed_settings(data)
+    time_scale = args.time_scale if args.time_scale is not None else from_seed.time_scale or 1.0
+    if time_scale <= 0:
+        print("--time-scale must be > 0", file=sys.stderr)
+        return 2
+    settings = Settings(
+        api_key=args.api_key,
+        admin_token=args.admin_token,
+        time_scale=time_scale,
+        rng_seed=args.rng_seed if args.rng_seed is not None else from_seed.rng_seed or 0,
+        max_finished_runs=args.max_finished_runs
+        if args.max_finished_runs is not None
+        else from_seed.max_finished_runs,
+    )
+    configure_logging(args.log_file)
+    console = logging.StreamHandler()
+    console.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    logging.getLogger("cyberdesk_emulator").addHandler(console)
+    app = create_app(Emulator(settings), seed=data)
+    print(
+        f"Cyberdesk emulator on http://{args.host}:{args.port} "
+        f"(time_scale={time_scale}; API key: see --api-key)",
+        file=sys.stderr,
+    )
+    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
+    return 0
