@@ -1,0 +1,141 @@
+"""Download a run's attachments to a local folder or a Prefect `WritableFileSystem` block.
+
+Local downloads stream straight to disk (the core writes a temporary file, checks the byte
+count, then renames it). A `WritableFileSystem` block only accepts whole `bytes`
+(`write_path(path, content)`), so each file streams to a local temporary file first and is
+read back once to hand it to the block; the temporary files are always removed.
+"""
+
+from __future__ import annotations
+
+import inspect
+import tempfile
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, Literal
+
+import anyio
+from prefect.filesystems import WritableFileSystem
+from prefect.utilities.asyncutils import run_coro_as_sync
+
+from cyberdesk_prefect.results import CyberdeskAttachmentInfo
+
+if TYPE_CHECKING:
+    from cyberdesk_core import AsyncCyberdeskClient, CyberdeskClient, RunAttachment
+
+AttachmentKind = Literal["output", "input"]
+
+
+def _target_path(folder: str, filename: str) -> str:
+    return str(PurePosixPath(folder) / filename) if folder else filename
+
+
+def _write_sync(filesystem: WritableFileSystem, path: str, content: bytes) -> str:
+    written: Any = filesystem.write_path(path, content)
+    if inspect.iscoroutine(written):
+        written = run_coro_as_sync(written)
+    return str(written) if isinstance(written, (str, Path)) else path
+
+
+async def _write_async(filesystem: WritableFileSystem, path: str, content: bytes) -> str:
+    writer = getattr(filesystem, "awrite_path", None)
+    written: Any = await writer(path, content) if writer else filesystem.write_path(path, content)
+    if inspect.isawaitable(written):
+        written = await written
+    return str(written) if isinstance(written, (str, Path)) else path
+
+
+def _check_destination(destination: str | Path | None, filesystem: Any) -> None:
+    if destination is None and filesystem is None:
+        raise ValueError("Pass destination (a local folder) or filesystem (a block) to download.")
+    if filesystem is not None and not isinstance(filesystem, WritableFileSystem):
+        raise TypeError(
+            f"filesystem must be a WritableFileSystem block, got {type(filesystem).__name__}."
+        )
+
+
+def download_attachments(
+    client: CyberdeskClient,
+    run_id: str,
+    *,
+    destination: str | Path | None = None,
+    filesystem: WritableFileSystem | None = None,
+    folder: str = "",
+    attachment_type: AttachmentKind = "output",
+) -> list[CyberdeskAttachmentInfo]:
+    """Download every attachment of a run (sync); returns metadata with `local_path` set."""
+    _check_destination(destination, filesystem)
+    attachments = list(client.run_attachments.iter(run_id=run_id, attachment_type=attachment_type))
+    infos: list[CyberdeskAttachmentInfo] = []
+    if filesystem is None:
+        target = Path(destination or ".")
+        target.mkdir(parents=True, exist_ok=True)
+        for attachment in attachments:
+            downloaded = client.run_attachments.download(attachment.id, target)
+            infos.append(_info(attachment, str(downloaded.path)))
+        return infos
+    with tempfile.TemporaryDirectory(prefix="cyberdesk-") as scratch:
+        for attachment in attachments:
+            downloaded = client.run_attachments.download(attachment.id, Path(scratch))
+            assert downloaded.path is not None
+            path = _target_path(folder, downloaded.path.name)
+            written = _write_sync(filesystem, path, downloaded.path.read_bytes())
+            downloaded.path.unlink(missing_ok=True)
+            infos.append(_info(attachment, written))
+    return infos
+
+
+async def adownload_attachments(
+    client: AsyncCyberdeskClient,
+    run_id: str,
+    *,
+    destination: str | Path | None = None,
+    filesystem: WritableFileSystem | None = None,
+    folder: str = "",
+    attachment_type: AttachmentKind = "output",
+) -> list[CyberdeskAttachmentInfo]:
+    """Download every attachment of a run (async); returns metadata with `local_path` set."""
+    _check_destination(destination, filesystem)
+    attachments = [
+        a async for a in client.run_attachments.iter(run_id=run_id, attachment_type=attachment_type)
+    ]
+    infos: list[CyberdeskAttachmentInfo] = []
+    if filesystem is None:
+        target = Path(destination or ".")
+        await anyio.Path(target).mkdir(parents=True, exist_ok=True)
+        for attachment in attachments:
+            downloaded = await client.run_attachments.download(attachment.id, target)
+            infos.append(_info(attachment, str(downloaded.path)))
+        return infos
+    with tempfile.TemporaryDirectory(prefix="cyberdesk-") as scratch:
+        for attachment in attachments:
+            downloaded = await client.run_attachments.download(attachment.id, Path(scratch))
+            assert downloaded.path is not None
+            path = _target_path(folder, downloaded.path.name)
+            written = await _write_async(filesystem, path, downloaded.path.read_bytes())
+            downloaded.path.unlink(missing_ok=True)
+            infos.append(_info(attachment, written))
+    return infos
+
+
+def list_attachment_infos(
+    client: CyberdeskClient, run_id: str, attachment_type: AttachmentKind = "output"
+) -> list[CyberdeskAttachmentInfo]:
+    """Metadata of a run's attachments, without downloading them (sync)."""
+    return [
+        _info(a, None)
+        for a in client.run_attachments.iter(run_id=run_id, attachment_type=attachment_type)
+    ]
+
+
+async def alist_attachment_infos(
+    client: AsyncCyberdeskClient, run_id: str, attachment_type: AttachmentKind = "output"
+) -> list[CyberdeskAttachmentInfo]:
+    """Metadata of a run's attachments, without downloading them (async)."""
+    return [
+        _info(a, None)
+        async for a in client.run_attachments.iter(run_id=run_id, attachment_type=attachment_type)
+    ]
+
+
+def _info(attachment: RunAttachment, local_path: str | None) -> CyberdeskAttachmentInfo:
+    return CyberdeskAttachmentInfo.from_attachment(attachment, local_path)

@@ -1,0 +1,373 @@
+"""Create -> wait -> finish, shared by the tasks and the `CyberdeskWorkflow` block.
+
+Each step has a sync and an async form with the same behaviour. The Cyberdesk logic itself
+(requests, retries, polling, terminal statuses) lives in `cyberdesk_core`; this module adds
+what Prefect needs around it: idempotency keys tied to the task run, flow-run labels,
+status logs and events, artifacts, and cancelling the remote run when a wait is abandoned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from cyberdesk_core import raise_for_run_status
+from cyberdesk_core.inputs import normalize_file_inputs, validate_timeouts
+from cyberdesk_core.waiting import await_run, wait_for_run
+from cyberdesk_prefect._downloads import (
+    adownload_attachments,
+    alist_attachment_infos,
+    download_attachments,
+    list_attachment_infos,
+)
+from cyberdesk_prefect._idempotency import current_identity, retry_idempotency_key
+from cyberdesk_prefect.cancellation import arecord_runs, record_runs
+from cyberdesk_prefect.observability import (
+    RunReporter,
+    acreate_run_artifact,
+    create_run_artifact,
+    get_logger,
+)
+from cyberdesk_prefect.results import CyberdeskAttachmentInfo, CyberdeskRunResult
+
+if TYPE_CHECKING:
+    from prefect.filesystems import WritableFileSystem
+
+    from cyberdesk_core import AsyncCyberdeskClient, CyberdeskClient, Run
+    from cyberdesk_prefect.credentials import CyberdeskCredentials
+
+# How long a best-effort cancel may take while a wait is being abandoned.
+_CANCEL_GRACE_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Everything needed to create (or re-execute) one run; secrets stay wrapped."""
+
+    workflow_id: str
+    input_values: Mapping[str, Any] | None = None
+    sensitive_input_values: Mapping[str, Any] | None = field(default=None, repr=False)
+    file_inputs: Sequence[Any] | None = None
+    machine_id: str | None = None
+    pool_ids: Sequence[str] | None = None
+    session_id: str | None = None
+    start_session: bool | None = None
+    session_alias: str | None = None
+    release_session_after: bool | None = None
+    is_priority: bool | None = None
+    main_prompt: str | None = None
+    model_metadata: Mapping[str, Any] | None = None
+
+    def normalized(self) -> RunOptions:
+        """Validate file inputs early (paths/bytes -> FileInput) so errors name the field."""
+        return replace(self, file_inputs=normalize_file_inputs(self.file_inputs))
+
+    def create_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for `client.runs.create` (minus `workflow_id`)."""
+        return {
+            "input_values": self.input_values,
+            "sensitive_input_values": self.sensitive_input_values,
+            "file_inputs": self.file_inputs,
+            "machine_id": self.machine_id,
+            "pool_ids": self.pool_ids,
+            "session_id": self.session_id,
+            "start_session": self.start_session,
+            "session_alias": self.session_alias,
+            "release_session_after": self.release_session_after,
+            "is_priority": self.is_priority,
+            "main_prompt": self.main_prompt,
+            "model_metadata": self.model_metadata,
+        }
+
+    def retry_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for `client.runs.retry` when re-executing an ended run.
+
+        Secrets are re-sent (Cyberdesk deletes them when a run ends); input files are kept on
+        the run, so they are not uploaded again. A run that started its own session starts a
+        fresh one, since the old session may have been released.
+        """
+        return {
+            "input_values": self.input_values,
+            "sensitive_input_values": self.sensitive_input_values,
+            "machine_id": self.machine_id,
+            "pool_ids": self.pool_ids,
+            "start_session": True if self.start_session else None,
+            "session_alias": self.session_alias if self.start_session else None,
+            "release_session_after": self.release_session_after,
+            "is_priority": self.is_priority,
+        }
+
+
+@dataclass(frozen=True)
+class WaitSettings:
+    """How to wait for a run."""
+
+    poll_interval: float = 5.0
+    max_poll_interval: float = 30.0
+    timeout: float | None = None
+    cancel_on_abandon: bool = True
+
+    def __post_init__(self) -> None:
+        validate_timeouts(
+            poll_interval=self.poll_interval,
+            max_poll_interval=self.max_poll_interval,
+            timeout=self.timeout,
+        )
+
+
+@dataclass(frozen=True)
+class FinishSettings:
+    """What to do once a run ended."""
+
+    raise_on_failure: bool = True
+    download_to: str | Path | None = None
+    filesystem: WritableFileSystem | None = None
+    filesystem_folder: str = ""
+    create_artifact: bool = True
+
+
+def _action() -> str:
+    return "re-attached" if current_identity().is_retry else "created"
+
+
+def _needs_reexecution(run: Run) -> bool:
+    status = str(run.status)
+    return bool(run.status.is_terminal) and status != "success"
+
+
+# --------------------------------------------------------------------------- create
+
+
+def create_run(
+    client: CyberdeskClient,
+    options: RunOptions,
+    *,
+    idempotency_key: str | None,
+    explicit_key: bool,
+    credentials: CyberdeskCredentials | None,
+    reporter: RunReporter,
+    cancel_on_abandon: bool = True,
+) -> Run:
+    """Create a run, or re-attach to the one an earlier try of this task run created.
+
+    A replayed create answers with the original response, so on a retry (or with a caller
+    key) the run is read again. If it already ended without success, Cyberdesk is asked to
+    retry it (same run id) with a key unique to this try. If the task is abandoned after the
+    run exists but before its id is handed back (timeout, cancellation), the run is cancelled.
+    """
+    run = client.runs.create(
+        options.workflow_id, idempotency_key=idempotency_key, **options.create_kwargs()
+    )
+    try:
+        reattached = current_identity().is_retry or explicit_key
+        if reattached:
+            run = client.runs.get(run.id)
+        record_runs([run.id], credentials)
+        reporter.created(run, client.run_url(run.id), action=_action())
+        if reattached and _needs_reexecution(run):
+            _log_reexecution(run)
+            run = client.runs.retry(
+                run.id, idempotency_key=retry_idempotency_key(run.id), **options.retry_kwargs()
+            )
+            reporter.update(run, client.run_url(run.id))
+        return run
+    except BaseException:
+        if cancel_on_abandon and not run.status.is_terminal:
+            _cancel_quietly(client, run.id)
+        raise
+
+
+async def acreate_run(
+    client: AsyncCyberdeskClient,
+    options: RunOptions,
+    *,
+    idempotency_key: str | None,
+    explicit_key: bool,
+    credentials: CyberdeskCredentials | None,
+    reporter: RunReporter,
+    cancel_on_abandon: bool = True,
+) -> Run:
+    """Async form of `create_run`."""
+    run = await client.runs.create(
+        options.workflow_id, idempotency_key=idempotency_key, **options.create_kwargs()
+    )
+    try:
+        reattached = current_identity().is_retry or explicit_key
+        if reattached:
+            run = await client.runs.get(run.id)
+        await arecord_runs([run.id], credentials)
+        reporter.created(run, client.run_url(run.id), action=_action())
+        if reattached and _needs_reexecution(run):
+            _log_reexecution(run)
+            run = await client.runs.retry(
+                run.id, idempotency_key=retry_idempotency_key(run.id), **options.retry_kwargs()
+            )
+            reporter.update(run, client.run_url(run.id))
+        return run
+    except BaseException:
+        if cancel_on_abandon and not run.status.is_terminal:
+            await _acancel_quietly(client, run.id)
+        raise
+
+
+def _log_reexecution(run: Run) -> None:
+    get_logger().info(
+        "Cyberdesk run %s already ended as %s; asking Cyberdesk to retry it.", run.id, run.status
+    )
+
+
+# --------------------------------------------------------------------------- wait
+
+
+def _cancel_quietly(client: CyberdeskClient, run_id: str) -> None:
+    try:
+        client.runs.cancel(run_id)
+        get_logger().warning("Cancelled Cyberdesk run %s because its wait was abandoned.", run_id)
+    except Exception as exc:  # best effort while another exception is propagating
+        get_logger().warning("Could not cancel Cyberdesk run %s: %s", run_id, exc)
+
+
+async def _acancel_quietly(client: AsyncCyberdeskClient, run_id: str) -> None:
+    # Shielded: the surrounding scope may already be cancelled (task timeout, flow cancel),
+    # and an unshielded await would be cancelled again before the request is sent.
+    with anyio.CancelScope(shield=True), anyio.move_on_after(_CANCEL_GRACE_SECONDS):
+        try:
+            await client.runs.cancel(run_id)
+            get_logger().warning(
+                "Cancelled Cyberdesk run %s because its wait was abandoned.", run_id
+            )
+        except Exception as exc:
+            get_logger().warning("Could not cancel Cyberdesk run %s: %s", run_id, exc)
+
+
+def wait_run(
+    client: CyberdeskClient, run_id: str, settings: WaitSettings, reporter: RunReporter
+) -> Run:
+    """Wait until the run ends; cancel it if the wait is abandoned for any reason."""
+    run_url = client.run_url(run_id)
+    ended = False
+
+    def on_change(run: Run) -> None:
+        nonlocal ended
+        ended = ended or bool(run.status.is_terminal)
+        reporter.update(run, run_url)
+
+    try:
+        run = wait_for_run(
+            client,
+            run_id,
+            poll_interval=settings.poll_interval,
+            max_poll_interval=settings.max_poll_interval,
+            timeout=settings.timeout,
+            on_status_change=on_change,
+            raise_on_failure=False,
+        )
+        ended = True
+        reporter.update(run, run_url)
+        return run
+    finally:
+        if not ended and settings.cancel_on_abandon:
+            _cancel_quietly(client, run_id)
+
+
+async def await_run_end(
+    client: AsyncCyberdeskClient, run_id: str, settings: WaitSettings, reporter: RunReporter
+) -> Run:
+    """Async form of `wait_run`."""
+    run_url = client.run_url(run_id)
+    ended = False
+
+    def on_change(run: Run) -> None:
+        nonlocal ended
+        ended = ended or bool(run.status.is_terminal)
+        reporter.update(run, run_url)
+
+    try:
+        run = await await_run(
+            client,
+            run_id,
+            poll_interval=settings.poll_interval,
+            max_poll_interval=settings.max_poll_interval,
+            timeout=settings.timeout,
+            on_status_change=on_change,
+            raise_on_failure=False,
+        )
+        ended = True
+        reporter.update(run, run_url)
+        return run
+    finally:
+        if not ended and settings.cancel_on_abandon:
+            await _acancel_quietly(client, run_id)
+
+
+# --------------------------------------------------------------------------- finish
+
+
+def _files_wanted(settings: FinishSettings) -> bool:
+    return settings.download_to is not None or settings.filesystem is not None
+
+
+def finish_run(client: CyberdeskClient, run: Run, settings: FinishSettings) -> CyberdeskRunResult:
+    """Build the result (fetching files of a successful run), create the artifact, raise."""
+    infos: list[CyberdeskAttachmentInfo] = []
+    if str(run.status) == "success" and run.output_attachment_ids:
+        if _files_wanted(settings):
+            infos = download_attachments(
+                client,
+                run.id,
+                destination=settings.download_to,
+                filesystem=settings.filesystem,
+                folder=settings.filesystem_folder,
+            )
+        else:
+            infos = list_attachment_infos(client, run.id)
+    result = _result(client, run, infos)
+    if settings.create_artifact:
+        create_run_artifact(result)
+    if settings.raise_on_failure:
+        raise_for_run_status(run)
+    return result
+
+
+async def afinish_run(
+    client: AsyncCyberdeskClient, run: Run, settings: FinishSettings
+) -> CyberdeskRunResult:
+    """Async form of `finish_run`."""
+    infos: list[CyberdeskAttachmentInfo] = []
+    if str(run.status) == "success" and run.output_attachment_ids:
+        if _files_wanted(settings):
+            infos = await adownload_attachments(
+                client,
+                run.id,
+                destination=settings.download_to,
+                filesystem=settings.filesystem,
+                folder=settings.filesystem_folder,
+            )
+        else:
+            infos = await alist_attachment_infos(client, run.id)
+    result = _result(client, run, infos)
+    if settings.create_artifact:
+        await acreate_run_artifact(result)
+    if settings.raise_on_failure:
+        raise_for_run_status(run)
+    return result
+
+
+def _result(
+    client: CyberdeskClient | AsyncCyberdeskClient, run: Run, infos: list[CyberdeskAttachmentInfo]
+) -> CyberdeskRunResult:
+    return CyberdeskRunResult.from_run(
+        run,
+        run_url=client.run_url(run.id),
+        attachments=infos,
+        downloaded_paths=[i.local_path for i in infos if i.local_path],
+    )
+
+
+def result_of(client: CyberdeskClient | AsyncCyberdeskClient, run: Run) -> CyberdeskRunResult:
+    """A result for a run without attachment metadata (e.g. right after creating it)."""
+    return _result(client, run, [])

@@ -1,0 +1,77 @@
+"""Tasks that download a run's attachments to a local folder or a `WritableFileSystem` block.
+
+Local downloads stream straight to disk; a filesystem block receives each file after it was
+streamed to a local temporary file (see `cyberdesk_prefect._downloads`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.filesystems import WritableFileSystem
+
+from cyberdesk_prefect._downloads import AttachmentKind, adownload_attachments, download_attachments
+from cyberdesk_prefect.credentials import CyberdeskCredentials
+from cyberdesk_prefect.observability import get_logger
+from cyberdesk_prefect.results import CyberdeskAttachmentInfo
+
+
+@task(name="Download Cyberdesk attachments", cache_policy=NO_CACHE)
+def download_cyberdesk_attachments(
+    credentials: CyberdeskCredentials,
+    run_id: str,
+    destination: str | Path | None = None,
+    filesystem: WritableFileSystem | None = None,
+    folder: str = "",
+    attachment_type: AttachmentKind = "output",
+) -> list[CyberdeskAttachmentInfo]:
+    """Download the files of a Cyberdesk run to a local folder or a filesystem block.
+
+    Args:
+        credentials: The Cyberdesk credentials block.
+        run_id: The run whose files to download.
+        destination: A local folder (created if missing); files keep their sanitised names.
+        filesystem: A `WritableFileSystem` block (e.g. `LocalFileSystem`, `RemoteFileSystem`,
+            an S3/GCS/Azure bucket block) to write the files to instead.
+        folder: Folder inside `filesystem` to write to.
+        attachment_type: `"output"` (files the run exported, the default) or `"input"`.
+
+    Returns:
+        One `CyberdeskAttachmentInfo` per file, with `local_path` set to where it was written.
+    """
+    with credentials.get_client() as client:
+        infos = download_attachments(
+            client,
+            run_id,
+            destination=destination,
+            filesystem=filesystem,
+            folder=folder,
+            attachment_type=attachment_type,
+        )
+    get_logger().info("Downloaded %d file(s) of Cyberdesk run %s.", len(infos), run_id)
+    return infos
+
+
+@task(name="Download Cyberdesk attachments", cache_policy=NO_CACHE)
+async def adownload_cyberdesk_attachments(
+    credentials: CyberdeskCredentials,
+    run_id: str,
+    destination: str | Path | None = None,
+    filesystem: WritableFileSystem | None = None,
+    folder: str = "",
+    attachment_type: AttachmentKind = "output",
+) -> list[CyberdeskAttachmentInfo]:
+    """Async form of `download_cyberdesk_attachments` (same parameters and result)."""
+    async with credentials.get_async_client() as client:
+        infos = await adownload_attachments(
+            client,
+            run_id,
+            destination=destination,
+            filesystem=filesystem,
+            folder=folder,
+            attachment_type=attachment_type,
+        )
+    get_logger().info("Downloaded %d file(s) of Cyberdesk run %s.", len(infos), run_id)
+    return infos

@@ -1,0 +1,254 @@
+"""Bulk runs: create many identical runs in one request, then wait for all of them.
+
+`bulk_create_cyberdesk_runs` returns as soon as the runs exist (and records them on the
+flow run for the cancellation hook). `wait_for_cyberdesk_runs` waits for any set of runs
+through one shared `RunWatcher`: runs of one workflow are polled with a few list calls,
+not one GET per run, and a single markdown artifact sums the batch up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from cyberdesk_core.summaries import BulkSummary, FailPolicy
+from cyberdesk_prefect._engine import WaitSettings, result_of
+from cyberdesk_prefect._idempotency import task_idempotency_key
+from cyberdesk_prefect._many import RunRef, await_many, wait_many_sync
+from cyberdesk_prefect._secrets import (
+    SensitiveInputs,
+    aresolve_sensitive_inputs,
+    resolve_sensitive_inputs,
+)
+from cyberdesk_prefect.cancellation import arecord_runs, record_runs
+from cyberdesk_prefect.credentials import CyberdeskCredentials
+from cyberdesk_prefect.observability import (
+    RunReporter,
+    acreate_batch_artifact,
+    create_batch_artifact,
+    get_logger,
+)
+from cyberdesk_prefect.results import CyberdeskBulkResult, CyberdeskChainResult, CyberdeskRunResult
+
+FailPolicyName = Literal["any", "all", "never"]
+RunsToWait = CyberdeskBulkResult | CyberdeskChainResult | Sequence[str | CyberdeskRunResult]
+
+
+def _bulk_kwargs(sensitive: Any, fields: dict[str, Any]) -> dict[str, Any]:
+    return {**fields, "sensitive_input_values": sensitive}
+
+
+def _bulk_result(client: Any, workflow_id: str, created: Any) -> CyberdeskBulkResult:
+    runs = list(created.created_runs)
+    first = min((r.created_at for r in runs), default=None)
+    sessions = {r.session_id for r in runs if r.session_id}
+    result = CyberdeskBulkResult(
+        workflow_id=workflow_id,
+        run_ids=[str(r.id) for r in runs],
+        failed_count=created.failed_count or 0,
+        errors=list(created.errors or []),
+        created_at=first,
+        session_id=sessions.pop() if len(sessions) == 1 else None,
+        results=[result_of(client, r) for r in runs],
+    )
+    log = get_logger()
+    log.info("Created %d Cyberdesk run(s) of workflow %s.", len(runs), workflow_id)
+    if result.failed_count:
+        log.warning(
+            "Cyberdesk could not create %d run(s): %s",
+            result.failed_count,
+            "; ".join(result.errors),
+        )
+    return result
+
+
+@task(name="Bulk create Cyberdesk runs", cache_policy=NO_CACHE)
+def bulk_create_cyberdesk_runs(
+    credentials: CyberdeskCredentials,
+    workflow_id: str,
+    count: int,
+    input_values: dict[str, Any] | None = None,
+    sensitive_inputs: SensitiveInputs = None,
+    file_inputs: Sequence[Any] | None = None,
+    machine_id: str | None = None,
+    pool_ids: list[str] | None = None,
+    session_id: str | None = None,
+    start_session: bool | None = None,
+    is_priority: bool | None = None,
+    idempotency_key: str | None = None,
+) -> CyberdeskBulkResult:
+    """Create `count` identical runs of a workflow in one request (1..1000).
+
+    Args:
+        credentials: The Cyberdesk credentials block.
+        workflow_id: The workflow to run.
+        count: How many runs to create (1..1000).
+        input_values: Inputs shared by every run.
+        sensitive_inputs: Secrets shared by every run (same forms as `trigger_cyberdesk_run`).
+        file_inputs: Files copied for every run.
+        machine_id: Pin every run to one machine.
+        pool_ids: Machines must belong to all these pools.
+        session_id: Run them all in an existing session.
+        start_session: Start one new session shared by all runs.
+        is_priority: Assign before non-priority runs.
+        idempotency_key: Your own key; by default one is derived from the task run, so a
+            retry of this task does not create the batch twice.
+
+    Returns:
+        A `CyberdeskBulkResult` (run ids, creation errors); pass it to
+        `wait_for_cyberdesk_runs`.
+    """
+    from cyberdesk_core.inputs import normalize_file_inputs
+
+    kwargs = _bulk_kwargs(
+        resolve_sensitive_inputs(sensitive_inputs),
+        {
+            "input_values": input_values,
+            "file_inputs": normalize_file_inputs(file_inputs),
+            "machine_id": machine_id,
+            "pool_ids": pool_ids,
+            "session_id": session_id,
+            "start_session": start_session,
+            "is_priority": is_priority,
+        },
+    )
+    with credentials.get_client() as client:
+        created = client.runs.bulk_create(
+            workflow_id,
+            count,
+            idempotency_key=task_idempotency_key("bulk", idempotency_key),
+            **kwargs,
+        )
+        record_runs([r.id for r in created.created_runs], credentials)
+        return _bulk_result(client, workflow_id, created)
+
+
+@task(name="Bulk create Cyberdesk runs", cache_policy=NO_CACHE)
+async def abulk_create_cyberdesk_runs(
+    credentials: CyberdeskCredentials,
+    workflow_id: str,
+    count: int,
+    input_values: dict[str, Any] | None = None,
+    sensitive_inputs: SensitiveInputs = None,
+    file_inputs: Sequence[Any] | None = None,
+    machine_id: str | None = None,
+    pool_ids: list[str] | None = None,
+    session_id: str | None = None,
+    start_session: bool | None = None,
+    is_priority: bool | None = None,
+    idempotency_key: str | None = None,
+) -> CyberdeskBulkResult:
+    """Async form of `bulk_create_cyberdesk_runs` (same parameters and result)."""
+    from cyberdesk_core.inputs import normalize_file_inputs
+
+    kwargs = _bulk_kwargs(
+        await aresolve_sensitive_inputs(sensitive_inputs),
+        {
+            "input_values": input_values,
+            "file_inputs": normalize_file_inputs(file_inputs),
+            "machine_id": machine_id,
+            "pool_ids": pool_ids,
+            "session_id": session_id,
+            "start_session": start_session,
+            "is_priority": is_priority,
+        },
+    )
+    async with credentials.get_async_client() as client:
+        created = await client.runs.bulk_create(
+            workflow_id,
+            count,
+            idempotency_key=task_idempotency_key("bulk", idempotency_key),
+            **kwargs,
+        )
+        await arecord_runs([r.id for r in created.created_runs], credentials)
+        return _bulk_result(client, workflow_id, created)
+
+
+def run_refs(runs: RunsToWait) -> list[RunRef]:
+    """Turn the accepted shapes of "some runs" into watcher references."""
+    if isinstance(runs, CyberdeskBulkResult):
+        return [
+            RunRef(r.run_id, r.workflow_id, r.session_id, r.created_at or runs.created_at)
+            for r in runs.results
+        ] or [RunRef(i, runs.workflow_id, runs.session_id, runs.created_at) for i in runs.run_ids]
+    if isinstance(runs, CyberdeskChainResult):
+        return [RunRef(i, None, runs.session_id, None) for i in runs.run_ids]
+    refs: list[RunRef] = []
+    for item in runs:
+        if isinstance(item, CyberdeskRunResult):
+            refs.append(RunRef(item.run_id, item.workflow_id, item.session_id, item.created_at))
+        else:
+            refs.append(RunRef(str(item)))
+    return refs
+
+
+def _check(
+    runs: list[Any], results: list[CyberdeskRunResult], fail_policy: FailPolicyName
+) -> list[CyberdeskRunResult]:
+    FailPolicy.parse(fail_policy).check(BulkSummary.from_runs(runs))
+    return results
+
+
+@task(name="Wait for Cyberdesk runs", cache_policy=NO_CACHE)
+def wait_for_cyberdesk_runs(
+    credentials: CyberdeskCredentials,
+    runs: RunsToWait,
+    poll_interval_seconds: float = 5.0,
+    max_wait_seconds: float | None = None,
+    fail_policy: FailPolicyName = "any",
+    cancel_on_abandon: bool = True,
+    create_artifact: bool = True,
+) -> list[CyberdeskRunResult]:
+    """Wait for many runs to end, sharing polling between them.
+
+    Args:
+        credentials: The Cyberdesk credentials block.
+        runs: A `CyberdeskBulkResult`, a `CyberdeskChainResult`, or a list of run ids /
+            `CyberdeskRunResult`s.
+        poll_interval_seconds: Delay between polling rounds (shared by all the runs).
+        max_wait_seconds: Give up after this long (`RunTimeoutError`; unfinished runs are
+            cancelled first). None waits for ever.
+        fail_policy: `"any"` raises if any run did not succeed, `"all"` only if none
+            succeeded, `"never"` returns every result.
+        cancel_on_abandon: Cancel unfinished runs if the wait is abandoned.
+        create_artifact: Create one markdown artifact summarising the batch.
+
+    Returns:
+        One `CyberdeskRunResult` per run, in the order given.
+    """
+    refs = run_refs(runs)
+    settings = WaitSettings(
+        poll_interval_seconds, poll_interval_seconds, max_wait_seconds, cancel_on_abandon
+    )
+    ended = wait_many_sync(credentials, refs, settings, RunReporter())
+    with credentials.get_client() as client:
+        results = [result_of(client, run) for run in ended]
+        if create_artifact:
+            create_batch_artifact(results)
+    return _check(ended, results, fail_policy)
+
+
+@task(name="Wait for Cyberdesk runs", cache_policy=NO_CACHE)
+async def await_for_cyberdesk_runs(
+    credentials: CyberdeskCredentials,
+    runs: RunsToWait,
+    poll_interval_seconds: float = 5.0,
+    max_wait_seconds: float | None = None,
+    fail_policy: FailPolicyName = "any",
+    cancel_on_abandon: bool = True,
+    create_artifact: bool = True,
+) -> list[CyberdeskRunResult]:
+    """Async form of `wait_for_cyberdesk_runs` (same parameters and result)."""
+    refs = run_refs(runs)
+    settings = WaitSettings(
+        poll_interval_seconds, poll_interval_seconds, max_wait_seconds, cancel_on_abandon
+    )
+    async with credentials.get_async_client() as client:
+        ended = await await_many(client, refs, settings, RunReporter())
+        results = [result_of(client, run) for run in ended]
+        if create_artifact:
+            await acreate_batch_artifact(results)
+    return _check(ended, results, fail_policy)

@@ -1,0 +1,177 @@
+"""Cancel the Cyberdesk runs a Prefect flow run started when that flow run is cancelled.
+
+Two layers work together:
+
+1. The wait loops cancel their run in a `finally` when the wait is abandoned (task timeout,
+   `max_wait_seconds`, `TerminationSignal` from a cancelled served/deployed run, ...).
+2. Every created run is recorded on the flow run as a label `cyberdesk.run.<run id>`
+   right after it is created. `cancel_cyberdesk_runs_on_cancellation`, used as
+   `@flow(on_cancellation=[...])`, reads those labels and cancels runs that are still active.
+   The hook runs in the runner process after the flow process is gone, so the labels are the
+   only memory it has.
+
+The hook finds credentials in this order: the hook factory's explicit credentials, the
+saved `CyberdeskCredentials` block named in the `cyberdesk.credentials` label (recorded when
+the tasks used a saved block), then the `CYBERDESK_API_KEY` / `CYBERDESK_BASE_URL` variables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from prefect.context import FlowRunContext
+
+from cyberdesk_prefect.observability import get_logger
+
+if TYPE_CHECKING:
+    from prefect import Flow
+    from prefect.client.schemas.objects import FlowRun, State
+
+    from cyberdesk_core import CyberdeskClient
+    from cyberdesk_prefect.credentials import CyberdeskCredentials
+
+RUN_LABEL_PREFIX = "cyberdesk.run."
+CREDENTIALS_LABEL = "cyberdesk.credentials"
+BASE_URL_LABEL = "cyberdesk.base_url"
+
+
+def run_labels(
+    run_ids: Iterable[str], credentials: CyberdeskCredentials | None
+) -> dict[str, bool | int | float | str]:
+    """Flow-run labels that record `run_ids` (and where to find the credentials)."""
+    labels: dict[str, bool | int | float | str] = {
+        f"{RUN_LABEL_PREFIX}{run_id}": str(run_id) for run_id in run_ids
+    }
+    if credentials is not None:
+        block_name = getattr(credentials, "_block_document_name", None)
+        if block_name and not getattr(credentials, "_is_anonymous", False):
+            labels[CREDENTIALS_LABEL] = block_name
+        labels[BASE_URL_LABEL] = credentials.base_url
+    return labels
+
+
+def _current_flow_run_id() -> Any:
+    ctx = FlowRunContext.get()
+    if ctx is not None and ctx.flow_run is not None:
+        return ctx.flow_run.id
+    from prefect.context import TaskRunContext
+
+    task_ctx = TaskRunContext.get()
+    if task_ctx is not None and task_ctx.task_run.flow_run_id is not None:
+        return task_ctx.task_run.flow_run_id
+    return None
+
+
+def record_runs(run_ids: Iterable[str], credentials: CyberdeskCredentials | None) -> None:
+    """Record run ids on the current flow run (sync); a no-op outside a flow run."""
+    flow_run_id = _current_flow_run_id()
+    ids = list(run_ids)
+    if flow_run_id is None or not ids:
+        return
+    from prefect import get_client
+
+    try:
+        with get_client(sync_client=True) as client:
+            client.update_flow_run_labels(flow_run_id, run_labels(ids, credentials))
+    except Exception as exc:  # recording is a safety net; the run itself is fine
+        get_logger().warning("Could not record Cyberdesk run ids on the flow run: %s", exc)
+
+
+async def arecord_runs(run_ids: Iterable[str], credentials: CyberdeskCredentials | None) -> None:
+    """Record run ids on the current flow run (async); a no-op outside a flow run."""
+    flow_run_id = _current_flow_run_id()
+    ids = list(run_ids)
+    if flow_run_id is None or not ids:
+        return
+    from prefect import get_client
+
+    try:
+        async with get_client() as client:
+            await client.update_flow_run_labels(flow_run_id, run_labels(ids, credentials))
+    except Exception as exc:
+        get_logger().warning("Could not record Cyberdesk run ids on the flow run: %s", exc)
+
+
+def recorded_run_ids(labels: dict[str, Any] | None) -> list[str]:
+    """Run ids recorded in a flow run's labels."""
+    return sorted(
+        str(value)
+        for key, value in (labels or {}).items()
+        if key.startswith(RUN_LABEL_PREFIX) and value
+    )
+
+
+def _client_for(flow_run: FlowRun, credentials: CyberdeskCredentials | None) -> CyberdeskClient:
+    if credentials is not None:
+        return credentials.get_client()
+    labels = flow_run.labels or {}
+    block_name = labels.get(CREDENTIALS_LABEL)
+    if block_name:
+        from cyberdesk_prefect.credentials import CyberdeskCredentials
+
+        # Hooks run on a fresh thread of the runner: a plain sync load is safe here.
+        loaded: CyberdeskCredentials = CyberdeskCredentials.load(  # type: ignore[assignment]
+            str(block_name),
+            _sync=True,  # type: ignore[call-arg]
+        )
+        return loaded.get_client()
+    from cyberdesk_core import CyberdeskClient
+
+    base_url = labels.get(BASE_URL_LABEL)
+    return CyberdeskClient(base_url=str(base_url) if base_url else None)
+
+
+def cancel_recorded_runs(
+    flow_run: FlowRun, credentials: CyberdeskCredentials | None = None, flow: Any = None
+) -> list[str]:
+    """Cancel every still-active Cyberdesk run recorded on `flow_run`.
+
+    Returns:
+        The ids of the runs this call cancelled.
+    """
+    from prefect.logging.loggers import flow_run_logger
+
+    logger = flow_run_logger(flow_run=flow_run, flow=flow)
+    run_ids = recorded_run_ids(flow_run.labels)
+    if not run_ids:
+        return []
+    cancelled: list[str] = []
+    with _client_for(flow_run, credentials) as client:
+        for run_id in run_ids:
+            try:
+                run = client.runs.get(run_id)
+                if run.status.is_terminal:
+                    continue
+                client.runs.cancel(run_id)
+                cancelled.append(run_id)
+                logger.info(
+                    "Cancelled Cyberdesk run %s because the flow run was cancelled.", run_id
+                )
+            except Exception as exc:  # keep going: one failure must not spare the other runs
+                logger.warning("Could not cancel Cyberdesk run %s: %s", run_id, exc)
+    return cancelled
+
+
+def cancel_cyberdesk_runs_on_cancellation(
+    flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]
+) -> None:
+    """Flow hook: cancel the Cyberdesk runs recorded on a cancelled (or crashed) flow run.
+
+    Use it as `@flow(on_cancellation=[cancel_cyberdesk_runs_on_cancellation])`; it also fits
+    `on_crashed`. Credentials come from the `cyberdesk.credentials` label (the saved block the
+    tasks used) or the `CYBERDESK_API_KEY` environment variable; to pass a block explicitly use
+    `cancel_cyberdesk_runs_hook(credentials)`.
+    """
+    cancel_recorded_runs(flow_run, None, flow)
+
+
+def cancel_cyberdesk_runs_hook(
+    credentials: CyberdeskCredentials,
+) -> Callable[[Flow[Any, Any], FlowRun, State[Any]], None]:
+    """Build an `on_cancellation` / `on_crashed` hook that uses the given credentials."""
+
+    def cancel_cyberdesk_runs(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -> None:
+        cancel_recorded_runs(flow_run, credentials, flow)
+
+    return cancel_cyberdesk_runs

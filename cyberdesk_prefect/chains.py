@@ -1,0 +1,203 @@
+"""Chains: several workflows run back to back in one session on one machine.
+
+A step can use an earlier step's outputs with `{"$ref": "<alias>.outputs.<path>"}` (or
+`cyberdesk_core.RefValue("<alias>.outputs.<path>")`) in its inputs; Cyberdesk resolves the
+reference when the step starts. `run_cyberdesk_chain` creates the chain, records its runs on
+the flow run, waits for every step through one session-grouped watcher and returns the
+outputs keyed by step alias.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from cyberdesk_core import ChainStep, ConfigurationError, raise_for_run_status
+from cyberdesk_prefect._engine import WaitSettings, result_of
+from cyberdesk_prefect._idempotency import task_idempotency_key
+from cyberdesk_prefect._many import RunRef, await_many, wait_many_sync
+from cyberdesk_prefect._secrets import (
+    SensitiveInputs,
+    aresolve_sensitive_inputs,
+    resolve_sensitive_inputs,
+)
+from cyberdesk_prefect.cancellation import arecord_runs, record_runs
+from cyberdesk_prefect.credentials import CyberdeskCredentials
+from cyberdesk_prefect.observability import (
+    RunReporter,
+    acreate_run_artifact,
+    create_run_artifact,
+    get_logger,
+)
+from cyberdesk_prefect.results import CyberdeskChainResult
+
+StepLike = ChainStep | Mapping[str, Any]
+
+
+def _steps(steps: Sequence[StepLike], *, resolved: list[dict[str, Any] | None]) -> list[StepLike]:
+    out: list[StepLike] = []
+    for index, step in enumerate(steps):
+        if isinstance(step, ChainStep) or resolved[index] is None:
+            out.append(step)
+        else:
+            out.append({**dict(step), "sensitive_inputs": resolved[index]})
+    return out
+
+
+def _step_secrets(steps: Sequence[StepLike]) -> list[SensitiveInputs]:
+    if isinstance(steps, (str, bytes)) or not steps:
+        raise ConfigurationError("steps must be a non-empty list of ChainStep (or mappings).")
+    return [None if isinstance(step, ChainStep) else step.get("sensitive_inputs") for step in steps]
+
+
+def _log_created(chain: Any, count: int) -> None:
+    get_logger().info(
+        "Created a Cyberdesk chain of %d step(s) in session %s: %s",
+        count,
+        chain.session_id,
+        ", ".join(chain.run_ids),
+    )
+
+
+@task(name="Run Cyberdesk chain", cache_policy=NO_CACHE)
+def run_cyberdesk_chain(
+    credentials: CyberdeskCredentials,
+    steps: Sequence[StepLike],
+    shared_inputs: dict[str, Any] | None = None,
+    shared_sensitive_inputs: SensitiveInputs = None,
+    shared_file_inputs: Sequence[Any] | None = None,
+    keep_session_after_completion: bool | None = None,
+    machine_id: str | None = None,
+    pool_ids: list[str] | None = None,
+    session_id: str | None = None,
+    is_priority: bool | None = None,
+    wait: bool = True,
+    poll_interval_seconds: float = 5.0,
+    max_wait_seconds: float | None = None,
+    raise_on_failure: bool = True,
+    cancel_on_abandon: bool = True,
+    create_artifact: bool = True,
+    idempotency_key: str | None = None,
+) -> CyberdeskChainResult:
+    """Run workflows one after another in one Cyberdesk session, passing outputs by `$ref`.
+
+    Args:
+        credentials: The Cyberdesk credentials block.
+        steps: `ChainStep(workflow_id, session_alias, inputs, sensitive_inputs)` objects or
+            mappings with those keys; a mapping's `sensitive_inputs` takes the same forms as
+            `trigger_cyberdesk_run`'s.
+        shared_inputs: Inputs for every step whose workflow declares them.
+        shared_sensitive_inputs: Secrets for every step (same forms as above).
+        shared_file_inputs: Files copied into the session.
+        keep_session_after_completion: Keep the machine reserved after the last step.
+        machine_id: Machine for the new session.
+        pool_ids: Pools the new session's machine must belong to.
+        session_id: Run the chain in an existing session.
+        is_priority: Assign before non-priority runs.
+        wait: Wait for every step to end (default); False returns right after creation.
+        poll_interval_seconds: Delay between polling rounds (shared by all the runs).
+        max_wait_seconds: Give up after this long; unfinished steps are cancelled.
+        raise_on_failure: Raise for the first step that did not succeed.
+        cancel_on_abandon: Cancel unfinished steps if the wait is abandoned.
+        create_artifact: Create one markdown artifact per step.
+        idempotency_key: Your own key; by default one is derived from the task run.
+
+    Returns:
+        A `CyberdeskChainResult`; `.outputs` maps each step alias to its `output_data`.
+    """
+    step_secrets = [
+        resolve_sensitive_inputs(s, "steps.sensitive_inputs") for s in _step_secrets(steps)
+    ]
+    shared_secrets = resolve_sensitive_inputs(shared_sensitive_inputs, "shared_sensitive_inputs")
+    with credentials.get_client() as client:
+        chain = client.runs.chain(
+            _steps(steps, resolved=step_secrets),
+            shared_inputs=shared_inputs,
+            shared_sensitive_inputs=shared_secrets,
+            shared_file_inputs=shared_file_inputs,
+            keep_session_after_completion=keep_session_after_completion,
+            machine_id=machine_id,
+            pool_ids=pool_ids,
+            session_id=session_id,
+            is_priority=is_priority,
+            idempotency_key=task_idempotency_key("chain", idempotency_key),
+        )
+        record_runs(chain.run_ids, credentials)
+        _log_created(chain, len(steps))
+        if not wait:
+            return CyberdeskChainResult(session_id=chain.session_id, run_ids=chain.run_ids)
+        refs = [RunRef(run_id, None, chain.session_id, None) for run_id in chain.run_ids]
+        settings = WaitSettings(
+            poll_interval_seconds, poll_interval_seconds, max_wait_seconds, cancel_on_abandon
+        )
+        ended = wait_many_sync(credentials, refs, settings, RunReporter())
+        results = [result_of(client, run) for run in ended]
+    if create_artifact:
+        for result in results:
+            create_run_artifact(result)
+    if raise_on_failure:
+        for run in ended:
+            raise_for_run_status(run)
+    return CyberdeskChainResult(session_id=chain.session_id, run_ids=chain.run_ids, results=results)
+
+
+@task(name="Run Cyberdesk chain", cache_policy=NO_CACHE)
+async def arun_cyberdesk_chain(
+    credentials: CyberdeskCredentials,
+    steps: Sequence[StepLike],
+    shared_inputs: dict[str, Any] | None = None,
+    shared_sensitive_inputs: SensitiveInputs = None,
+    shared_file_inputs: Sequence[Any] | None = None,
+    keep_session_after_completion: bool | None = None,
+    machine_id: str | None = None,
+    pool_ids: list[str] | None = None,
+    session_id: str | None = None,
+    is_priority: bool | None = None,
+    wait: bool = True,
+    poll_interval_seconds: float = 5.0,
+    max_wait_seconds: float | None = None,
+    raise_on_failure: bool = True,
+    cancel_on_abandon: bool = True,
+    create_artifact: bool = True,
+    idempotency_key: str | None = None,
+) -> CyberdeskChainResult:
+    """Async form of `run_cyberdesk_chain` (same parameters and result)."""
+    step_secrets = [
+        await aresolve_sensitive_inputs(s, "steps.sensitive_inputs") for s in _step_secrets(steps)
+    ]
+    shared_secrets = await aresolve_sensitive_inputs(
+        shared_sensitive_inputs, "shared_sensitive_inputs"
+    )
+    async with credentials.get_async_client() as client:
+        chain = await client.runs.chain(
+            _steps(steps, resolved=step_secrets),
+            shared_inputs=shared_inputs,
+            shared_sensitive_inputs=shared_secrets,
+            shared_file_inputs=shared_file_inputs,
+            keep_session_after_completion=keep_session_after_completion,
+            machine_id=machine_id,
+            pool_ids=pool_ids,
+            session_id=session_id,
+            is_priority=is_priority,
+            idempotency_key=task_idempotency_key("chain", idempotency_key),
+        )
+        await arecord_runs(chain.run_ids, credentials)
+        _log_created(chain, len(steps))
+        if not wait:
+            return CyberdeskChainResult(session_id=chain.session_id, run_ids=chain.run_ids)
+        refs = [RunRef(run_id, None, chain.session_id, None) for run_id in chain.run_ids]
+        settings = WaitSettings(
+            poll_interval_seconds, poll_interval_seconds, max_wait_seconds, cancel_on_abandon
+        )
+        ended = await await_many(client, refs, settings, RunReporter())
+        results = [result_of(client, run) for run in ended]
+    if create_artifact:
+        for result in results:
+            await acreate_run_artifact(result)
+    if raise_on_failure:
+        for run in ended:
+            raise_for_run_status(run)
+    return CyberdeskChainResult(session_id=chain.session_id, run_ids=chain.run_ids, results=results)

@@ -1,0 +1,141 @@
+"""The `CyberdeskCredentials` block: the API key and connection settings for Cyberdesk."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+from prefect.blocks.abstract import CredentialsBlock
+from pydantic import Field, SecretStr, field_validator
+
+if TYPE_CHECKING:
+    from cyberdesk_core import AsyncCyberdeskClient, CyberdeskClient
+
+DEFAULT_BASE_URL = "https://api.cyberdesk.io"
+
+
+class CyberdeskCredentials(CredentialsBlock):
+    """Credentials and connection settings for the Cyberdesk API.
+
+    The API key is stored as a secret: Prefect hides it in the UI and API, and it is
+    only revealed inside `get_client()` / `get_async_client()`.
+
+    Attributes:
+        api_key: The Cyberdesk API key (it starts with `cd_`).
+        base_url: Base URL of the Cyberdesk API.
+        timeout: Timeout in seconds for each HTTP request.
+        max_retries: How many times a transient failure is retried.
+
+    Example:
+        Load stored Cyberdesk credentials and list recent runs:
+        ```python
+        from cyberdesk_prefect import CyberdeskCredentials
+
+        cyberdesk_credentials = CyberdeskCredentials.load("BLOCK_NAME")
+        with cyberdesk_credentials.get_client() as client:
+            print(client.runs.list(limit=5).items)
+        ```
+    """
+
+    _block_type_name = "Cyberdesk Credentials"
+    _block_type_slug = "cyberdesk-credentials"
+    _logo_url = "https://docs.cyberdesk.io/logo/light.png"  # type: ignore[assignment]
+    _documentation_url = "https://docs.cyberdesk.io/"  # type: ignore[assignment]
+    _description = (
+        "Stores a Cyberdesk API key and connection settings, and builds the sync and "
+        "async Cyberdesk API clients used by the Cyberdesk tasks and blocks."
+    )
+
+    api_key: SecretStr = Field(
+        default=...,
+        title="API Key",
+        description="The Cyberdesk API key from the Cyberdesk dashboard (starts with `cd_`).",
+    )
+    base_url: str = Field(
+        default=DEFAULT_BASE_URL,
+        title="Base URL",
+        description="Base URL of the Cyberdesk API; change it only for a self-hosted or local API.",
+    )
+    timeout: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="Timeout in seconds for each HTTP request to the Cyberdesk API.",
+    )
+    max_retries: int = Field(
+        default=3,
+        ge=0,
+        le=10,
+        description=(
+            "How many times a transient failure (429, 5xx, timeouts, dropped connections) "
+            "is retried with backoff before the call fails."
+        ),
+    )
+
+    @field_validator("api_key")
+    @classmethod
+    def _check_api_key(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value()
+        if not raw.strip():
+            raise ValueError("api_key is empty: paste the key from the Cyberdesk dashboard.")
+        if raw != raw.strip() or any(ch.isspace() for ch in raw):
+            raise ValueError(
+                "api_key contains whitespace: copy the key again without spaces or line breaks."
+            )
+        if raw.lower().startswith("bearer"):
+            raise ValueError("api_key must be the bare key, without the 'Bearer' prefix.")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        parsed = urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError(
+                f"base_url {value!r} is not an http(s) URL: use e.g. {DEFAULT_BASE_URL!r}."
+            )
+        if parsed.path.rstrip("/").endswith("/v1"):
+            raise ValueError(
+                "base_url must not include the '/v1' API prefix: use the bare host, "
+                f"e.g. {DEFAULT_BASE_URL!r}."
+            )
+        return value
+
+    def get_client(self, **overrides: Any) -> CyberdeskClient:
+        """Build a sync Cyberdesk client; use it as a context manager so it is closed.
+
+        Args:
+            **overrides: Extra keyword arguments for `cyberdesk_core.CyberdeskClient`
+                (for example `transport` or `retry_policy`).
+
+        Returns:
+            A `cyberdesk_core.CyberdeskClient`.
+        """
+        from cyberdesk_core import CyberdeskClient
+
+        return CyberdeskClient(**self._client_kwargs(overrides))
+
+    def get_async_client(self, **overrides: Any) -> AsyncCyberdeskClient:
+        """Build an async Cyberdesk client; use it with `async with` so it is closed.
+
+        Args:
+            **overrides: Extra keyword arguments for `cyberdesk_core.AsyncCyberdeskClient`.
+
+        Returns:
+            A `cyberdesk_core.AsyncCyberdeskClient`.
+        """
+        from cyberdesk_core import AsyncCyberdeskClient
+
+        return AsyncCyberdeskClient(**self._client_kwargs(overrides))
+
+    def _client_kwargs(self, overrides: dict[str, Any]) -> dict[str, Any]:
+        # The SecretStr is handed over as is: the core reveals it only in the auth header.
+        kwargs: dict[str, Any] = {
+            "api_key": self.api_key,
+            "base_url": self.base_url,
+            "timeout": self.timeout,
+            "max_retries": self.max_retries,
+        }
+        kwargs.update(overrides)
+        return kwargs

@@ -1,0 +1,95 @@
+"""Thin flows around `run_cyberdesk_workflow`, for running a workflow as its own flow run.
+
+Each flow is a single task call plus the cancellation hook: cancelling the flow run (from the
+UI, the API or a deployment) cancels the Cyberdesk run it started. The sync and async flows
+are separate on purpose: calling an async flow from a sync one returns an un-awaited
+coroutine in Prefect 3.
+
+Secrets are passed by reference only (a `Secret` block name): Prefect stores flow-run
+parameters, and it serialises even a `SecretDict` parameter in clear.
+"""
+
+# No `from __future__ import annotations` here: Prefect builds a pydantic model from the flow
+# signature to validate parameters, and older 3.x releases cannot resolve string annotations.
+from typing import Any
+
+from prefect import flow
+
+from cyberdesk_prefect.cancellation import cancel_cyberdesk_runs_on_cancellation
+from cyberdesk_prefect.credentials import CyberdeskCredentials
+from cyberdesk_prefect.results import CyberdeskRunResult
+from cyberdesk_prefect.run_workflow import arun_cyberdesk_workflow, run_cyberdesk_workflow
+
+
+@flow(
+    name="Run Cyberdesk workflow",
+    on_cancellation=[cancel_cyberdesk_runs_on_cancellation],
+    on_crashed=[cancel_cyberdesk_runs_on_cancellation],
+)
+def run_cyberdesk_workflow_flow(
+    credentials: CyberdeskCredentials,
+    workflow_id: str,
+    input_values: dict[str, Any] | None = None,
+    sensitive_inputs: str | None = None,
+    machine_id: str | None = None,
+    pool_ids: list[str] | None = None,
+    poll_interval_seconds: float = 5.0,
+    max_wait_seconds: float | None = None,
+    download_to: str | None = None,
+) -> CyberdeskRunResult:
+    """Run one Cyberdesk workflow and return its result.
+
+    Args:
+        credentials: The Cyberdesk credentials block.
+        workflow_id: The workflow to run.
+        input_values: Workflow inputs.
+        sensitive_inputs: The name of a Prefect `Secret` block holding a JSON object of
+            secret inputs. Flow parameters are stored by the Prefect API, so secrets are
+            never flow parameters themselves.
+        machine_id: Pin the run to one machine.
+        pool_ids: The machine must belong to all these pools.
+        poll_interval_seconds: First delay between status reads.
+        max_wait_seconds: Give up (and cancel the run) after this long.
+        download_to: Local folder for the run's output files.
+    """
+    return run_cyberdesk_workflow(
+        credentials=credentials,
+        workflow_id=workflow_id,
+        input_values=input_values,
+        sensitive_inputs=sensitive_inputs,
+        machine_id=machine_id,
+        pool_ids=pool_ids,
+        poll_interval_seconds=poll_interval_seconds,
+        max_wait_seconds=max_wait_seconds,
+        download_to=download_to,
+    )
+
+
+@flow(
+    name="Run Cyberdesk workflow (async)",
+    on_cancellation=[cancel_cyberdesk_runs_on_cancellation],
+    on_crashed=[cancel_cyberdesk_runs_on_cancellation],
+)
+async def arun_cyberdesk_workflow_flow(
+    credentials: CyberdeskCredentials,
+    workflow_id: str,
+    input_values: dict[str, Any] | None = None,
+    sensitive_inputs: str | None = None,
+    machine_id: str | None = None,
+    pool_ids: list[str] | None = None,
+    poll_interval_seconds: float = 5.0,
+    max_wait_seconds: float | None = None,
+    download_to: str | None = None,
+) -> CyberdeskRunResult:
+    """Async form of `run_cyberdesk_workflow_flow` (same parameters and result)."""
+    return await arun_cyberdesk_workflow(
+        credentials=credentials,
+        workflow_id=workflow_id,
+        input_values=input_values,
+        sensitive_inputs=sensitive_inputs,
+        machine_id=machine_id,
+        pool_ids=pool_ids,
+        poll_interval_seconds=poll_interval_seconds,
+        max_wait_seconds=max_wait_seconds,
+        download_to=download_to,
+    )

@@ -1,0 +1,288 @@
+"""`run_cyberdesk_workflow` (trigger + wait + fetch in one task) and `wait_for_cyberdesk_run`.
+
+`run_cyberdesk_workflow` is the task most flows need: it is mappable and retryable.
+
+* The wait polls inside the task (one task run, not one per poll), logging only changes.
+* A retry re-attaches to the run the first try created. If that run already ended without
+  success (it failed, or it was cancelled because the earlier try timed out), the retry asks
+  Cyberdesk to run it again under the same run id (`POST /v1/runs/{id}/retry`, secrets
+  re-sent) with a key unique to the try; a run that succeeded is not run again.
+* If the wait is abandoned (task `timeout_seconds`, `max_wait_seconds`, cancellation of the
+  flow run), the `finally` block cancels the Cyberdesk run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.filesystems import WritableFileSystem
+
+from cyberdesk_prefect._engine import (
+    FinishSettings,
+    WaitSettings,
+    acreate_run,
+    afinish_run,
+    await_run_end,
+    create_run,
+    finish_run,
+    wait_run,
+)
+from cyberdesk_prefect._idempotency import task_idempotency_key
+from cyberdesk_prefect._secrets import (
+    SensitiveInputs,
+    aresolve_sensitive_inputs,
+    resolve_sensitive_inputs,
+)
+from cyberdesk_prefect.credentials import CyberdeskCredentials
+from cyberdesk_prefect.observability import RunReporter
+from cyberdesk_prefect.results import CyberdeskRunResult
+from cyberdesk_prefect.runs import build_options
+
+
+@contextlib.contextmanager
+def limit_concurrency(name: str | None) -> Iterator[None]:
+    """Hold one slot of the global concurrency limit `name` (no-op when None)."""
+    if not name:
+        yield
+        return
+    from prefect.concurrency.sync import concurrency
+
+    # strict=True: a missing limit is a configuration error, not "unlimited".
+    with concurrency(name, occupy=1, strict=True):
+        yield
+
+
+@contextlib.asynccontextmanager
+async def alimit_concurrency(name: str | None) -> AsyncIterator[None]:
+    """Async form of `limit_concurrency`."""
+    if not name:
+        yield
+        return
+    from prefect.concurrency.asyncio import concurrency
+
+    async with concurrency(name, occupy=1, strict=True):
+        yield
+
+
+@task(name="Wait for Cyberdesk run", cache_policy=NO_CACHE)
+def wait_for_cyberdesk_run(
+    credentials: CyberdeskCredentials,
+    run_id: str,
+    poll_interval_seconds: float = 5.0,
+    max_poll_interval_seconds: float = 30.0,
+    max_wait_seconds: float | None = None,
+    raise_on_failure: bool = True,
+    cancel_on_abandon: bool = True,
+    download_to: str | Path | None = None,
+    filesystem: WritableFileSystem | None = None,
+    filesystem_folder: str = "",
+    create_artifact: bool = True,
+) -> CyberdeskRunResult:
+    """Wait for an existing run to end, then fetch its outputs (and files, if asked).
+
+    Args:
+        credentials: The Cyberdesk credentials block.
+        run_id: The run to wait for.
+        poll_interval_seconds: First delay between status reads; it grows with backoff.
+        max_poll_interval_seconds: Upper bound of the delay between status reads.
+        max_wait_seconds: Give up after this long (`RunTimeoutError`); None waits for ever.
+        raise_on_failure: Raise `RunFailedError` / `RunCancelledError` when the run did not
+            succeed; with False the result carries the status instead.
+        cancel_on_abandon: Cancel the run if the wait is abandoned (timeout, cancellation).
+        download_to: Local folder to download the run's output files to.
+        filesystem: A `WritableFileSystem` block to write the output files to instead.
+        filesystem_folder: Folder inside `filesystem`.
+        create_artifact: Create a markdown artifact `cyberdesk-run-<id>` for the run.
+
+    Returns:
+        A `CyberdeskRunResult`.
+    """
+    wait = WaitSettings(
+        poll_interval_seconds, max_poll_interval_seconds, max_wait_seconds, cancel_on_abandon
+    )
+    finish = FinishSettings(
+        raise_on_failure, download_to, filesystem, filesystem_folder, create_artifact
+    )
+    with credentials.get_client() as client:
+        run = wait_run(client, run_id, wait, RunReporter())
+        return finish_run(client, run, finish)
+
+
+@task(name="Wait for Cyberdesk run", cache_policy=NO_CACHE)
+async def await_for_cyberdesk_run(
+    credentials: CyberdeskCredentials,
+    run_id: str,
+    poll_interval_seconds: float = 5.0,
+    max_poll_interval_seconds: float = 30.0,
+    max_wait_seconds: float | None = None,
+    raise_on_failure: bool = True,
+    cancel_on_abandon: bool = True,
+    download_to: str | Path | None = None,
+    filesystem: WritableFileSystem | None = None,
+    filesystem_folder: str = "",
+    create_artifact: bool = True,
+) -> CyberdeskRunResult:
+    """Async form of `wait_for_cyberdesk_run` (same parameters and result)."""
+    wait = WaitSettings(
+        poll_interval_seconds, max_poll_interval_seconds, max_wait_seconds, cancel_on_abandon
+    )
+    finish = FinishSettings(
+        raise_on_failure, download_to, filesystem, filesystem_folder, create_artifact
+    )
+    async with credentials.get_async_client() as client:
+        run = await await_run_end(client, run_id, wait, RunReporter())
+        return await afinish_run(client, run, finish)
+
+
+@task(name="Run Cyberdesk workflow", cache_policy=NO_CACHE)
+def run_cyberdesk_workflow(
+    credentials: CyberdeskCredentials,
+    workflow_id: str,
+    input_values: dict[str, Any] | None = None,
+    sensitive_inputs: SensitiveInputs = None,
+    file_inputs: Sequence[Any] | None = None,
+    machine_id: str | None = None,
+    pool_ids: list[str] | None = None,
+    session_id: str | None = None,
+    start_session: bool | None = None,
+    session_alias: str | None = None,
+    release_session_after: bool | None = None,
+    is_priority: bool | None = None,
+    main_prompt: str | None = None,
+    model_metadata: dict[str, Any] | None = None,
+    poll_interval_seconds: float = 5.0,
+    max_poll_interval_seconds: float = 30.0,
+    max_wait_seconds: float | None = None,
+    raise_on_failure: bool = True,
+    cancel_on_abandon: bool = True,
+    download_to: str | Path | None = None,
+    filesystem: WritableFileSystem | None = None,
+    filesystem_folder: str = "",
+    create_artifact: bool = True,
+    concurrency_limit_name: str | None = None,
+    idempotency_key: str | None = None,
+) -> CyberdeskRunResult:
+    """Run a Cyberdesk workflow: create the run, wait for it, fetch outputs and files.
+
+    Parameters are those of `trigger_cyberdesk_run` followed by those of
+    `wait_for_cyberdesk_run`, plus:
+
+    Args:
+        concurrency_limit_name: Name of an existing Prefect global concurrency limit; each
+            call holds one slot from before the run is created until it ended, so the limit
+            caps how many Cyberdesk runs are in flight. A missing limit is an error.
+        idempotency_key: Your own key; by default one is derived from the task run, so
+            retries re-attach to the same run.
+
+    Returns:
+        A `CyberdeskRunResult`.
+
+    Raises:
+        RunFailedError: The run ended as `error` or `task_failed`.
+        RunCancelledError: The run was cancelled.
+        RunTimeoutError: `max_wait_seconds` passed (the run is cancelled first).
+    """
+    options = build_options(
+        workflow_id,
+        resolve_sensitive_inputs(sensitive_inputs),
+        input_values=input_values,
+        file_inputs=file_inputs,
+        machine_id=machine_id,
+        pool_ids=pool_ids,
+        session_id=session_id,
+        start_session=start_session,
+        session_alias=session_alias,
+        release_session_after=release_session_after,
+        is_priority=is_priority,
+        main_prompt=main_prompt,
+        model_metadata=model_metadata,
+    )
+    wait = WaitSettings(
+        poll_interval_seconds, max_poll_interval_seconds, max_wait_seconds, cancel_on_abandon
+    )
+    finish = FinishSettings(
+        raise_on_failure, download_to, filesystem, filesystem_folder, create_artifact
+    )
+    reporter = RunReporter()
+    with limit_concurrency(concurrency_limit_name), credentials.get_client() as client:
+        run = create_run(
+            client,
+            options,
+            idempotency_key=task_idempotency_key("run", idempotency_key),
+            explicit_key=idempotency_key is not None,
+            credentials=credentials,
+            reporter=reporter,
+            cancel_on_abandon=cancel_on_abandon,
+        )
+        run = wait_run(client, run.id, wait, reporter)
+        return finish_run(client, run, finish)
+
+
+@task(name="Run Cyberdesk workflow", cache_policy=NO_CACHE)
+async def arun_cyberdesk_workflow(
+    credentials: CyberdeskCredentials,
+    workflow_id: str,
+    input_values: dict[str, Any] | None = None,
+    sensitive_inputs: SensitiveInputs = None,
+    file_inputs: Sequence[Any] | None = None,
+    machine_id: str | None = None,
+    pool_ids: list[str] | None = None,
+    session_id: str | None = None,
+    start_session: bool | None = None,
+    session_alias: str | None = None,
+    release_session_after: bool | None = None,
+    is_priority: bool | None = None,
+    main_prompt: str | None = None,
+    model_metadata: dict[str, Any] | None = None,
+    poll_interval_seconds: float = 5.0,
+    max_poll_interval_seconds: float = 30.0,
+    max_wait_seconds: float | None = None,
+    raise_on_failure: bool = True,
+    cancel_on_abandon: bool = True,
+    download_to: str | Path | None = None,
+    filesystem: WritableFileSystem | None = None,
+    filesystem_folder: str = "",
+    create_artifact: bool = True,
+    concurrency_limit_name: str | None = None,
+    idempotency_key: str | None = None,
+) -> CyberdeskRunResult:
+    """Async form of `run_cyberdesk_workflow` (same parameters and result)."""
+    options = build_options(
+        workflow_id,
+        await aresolve_sensitive_inputs(sensitive_inputs),
+        input_values=input_values,
+        file_inputs=file_inputs,
+        machine_id=machine_id,
+        pool_ids=pool_ids,
+        session_id=session_id,
+        start_session=start_session,
+        session_alias=session_alias,
+        release_session_after=release_session_after,
+        is_priority=is_priority,
+        main_prompt=main_prompt,
+        model_metadata=model_metadata,
+    )
+    wait = WaitSettings(
+        poll_interval_seconds, max_poll_interval_seconds, max_wait_seconds, cancel_on_abandon
+    )
+    finish = FinishSettings(
+        raise_on_failure, download_to, filesystem, filesystem_folder, create_artifact
+    )
+    reporter = RunReporter()
+    async with alimit_concurrency(concurrency_limit_name), credentials.get_async_client() as client:
+        run = await acreate_run(
+            client,
+            options,
+            idempotency_key=task_idempotency_key("run", idempotency_key),
+            explicit_key=idempotency_key is not None,
+            credentials=credentials,
+            reporter=reporter,
+            cancel_on_abandon=cancel_on_abandon,
+        )
+        run = await await_run_end(client, run.id, wait, reporter)
+        return await afinish_run(client, run, finish)

@@ -1,0 +1,332 @@
+"""Tasks that act on single Cyberdesk runs: trigger, read, cancel, retry.
+
+Every task has a sync form and an explicit async form (`a` prefix) with the same
+parameters. Nothing here is cached (`NO_CACHE`): each call reads or changes live state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from cyberdesk_prefect._engine import RunOptions, acreate_run, create_run, result_of
+from cyberdesk_prefect._idempotency import task_idempotency_key
+from cyberdesk_prefect._secrets import (
+    SensitiveInputs,
+    aresolve_sensitive_inputs,
+    resolve_sensitive_inputs,
+)
+from cyberdesk_prefect.cancellation import arecord_runs, record_runs
+from cyberdesk_prefect.credentials import CyberdeskCredentials
+from cyberdesk_prefect.observability import RunReporter, get_logger
+from cyberdesk_prefect.results import CyberdeskRunResult
+
+
+def build_options(
+    workflow_id: str,
+    sensitive_values: Mapping[str, Any] | None,
+    **fields: Any,
+) -> RunOptions:
+    """Create options with file inputs validated (paths/bytes -> FileInput)."""
+    return RunOptions(
+        workflow_id=workflow_id, sensitive_input_values=sensitive_values, **fields
+    ).normalized()
+
+
+@task(name="Trigger Cyberdesk run", cache_policy=NO_CACHE)
+def trigger_cyberdesk_run(
+    credentials: CyberdeskCredentials,
+    workflow_id: str,
+    input_values: dict[str, Any] | None = None,
+    sensitive_inputs: SensitiveInputs = None,
+    file_inputs: Sequence[Any] | None = None,
+    machine_id: str | None = None,
+    pool_ids: list[str] | None = None,
+    session_id: str | None = None,
+    start_session: bool | None = None,
+    session_alias: str | None = None,
+    release_session_after: bool | None = None,
+    is_priority: bool | None = None,
+    main_prompt: str | None = None,
+    model_metadata: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+) -> CyberdeskRunResult:
+    """Create a Cyberdesk run and return at once (status `scheduling`).
+
+    A retry of this task re-attaches to the run the first try created (the
+    Idempotency-Key derives from the flow-run and task-run ids).
+
+    Args:
+        credentials: The Cyberdesk credentials block.
+        workflow_id: The workflow to run.
+        input_values: Workflow variables; values may be `{"$ref": "alias.outputs.x"}`.
+        sensitive_inputs: Secrets for `{$name}` prompt variables: the name of a Prefect
+            `Secret` block holding a JSON object, a `Secret` block, a `SecretDict`, or a
+            mapping of name -> `SecretStr`. Never plain values.
+        file_inputs: Files to copy to the machine: paths, `bytes`, `(filename, bytes)`,
+            `{filename: bytes | path}` or `cyberdesk_core.FileInput`.
+        machine_id: Pin the run to one machine (overrides `pool_ids`).
+        pool_ids: The machine must belong to all these pools.
+        session_id: Join an existing session (overrides machine and pools).
+        start_session: Start a session on the machine this run gets (session id = run id).
+        session_alias: Alias under which later session runs can `$ref` this run's outputs.
+        release_session_after: Release the session when this run ends.
+        is_priority: Assign before non-priority runs.
+        main_prompt: Per-run prompt override.
+        model_metadata: Per-run model overrides.
+        idempotency_key: Your own key; by default one is derived from the task run.
+
+    Returns:
+        A `CyberdeskRunResult` with the run id, dashboard URL and session id.
+    """
+    options = build_options(
+        workflow_id,
+        resolve_sensitive_inputs(sensitive_inputs),
+        input_values=input_values,
+        file_inputs=file_inputs,
+        machine_id=machine_id,
+        pool_ids=pool_ids,
+        session_id=session_id,
+        start_session=start_session,
+        session_alias=session_alias,
+        release_session_after=release_session_after,
+        is_priority=is_priority,
+        main_prompt=main_prompt,
+        model_metadata=model_metadata,
+    )
+    with credentials.get_client() as client:
+        run = create_run(
+            client,
+            options,
+            idempotency_key=task_idempotency_key("create", idempotency_key),
+            explicit_key=idempotency_key is not None,
+            credentials=credentials,
+            reporter=RunReporter(),
+        )
+        return result_of(client, run)
+
+
+@task(name="Trigger Cyberdesk run", cache_policy=NO_CACHE)
+async def atrigger_cyberdesk_run(
+    credentials: CyberdeskCredentials,
+    workflow_id: str,
+    input_values: dict[str, Any] | None = None,
+    sensitive_inputs: SensitiveInputs = None,
+    file_inputs: Sequence[Any] | None = None,
+    machine_id: str | None = None,
+    pool_ids: list[str] | None = None,
+    session_id: str | None = None,
+    start_session: bool | None = None,
+    session_alias: str | None = None,
+    release_session_after: bool | None = None,
+    is_priority: bool | None = None,
+    main_prompt: str | None = None,
+    model_metadata: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+) -> CyberdeskRunResult:
+    """Async form of `trigger_cyberdesk_run` (same parameters and result)."""
+    options = build_options(
+        workflow_id,
+        await aresolve_sensitive_inputs(sensitive_inputs),
+        input_values=input_values,
+        file_inputs=file_inputs,
+        machine_id=machine_id,
+        pool_ids=pool_ids,
+        session_id=session_id,
+        start_session=start_session,
+        session_alias=session_alias,
+        release_session_after=release_session_after,
+        is_priority=is_priority,
+        main_prompt=main_prompt,
+        model_metadata=model_metadata,
+    )
+    async with credentials.get_async_client() as client:
+        run = await acreate_run(
+            client,
+            options,
+            idempotency_key=task_idempotency_key("create", idempotency_key),
+            explicit_key=idempotency_key is not None,
+            credentials=credentials,
+            reporter=RunReporter(),
+        )
+        return result_of(client, run)
+
+
+@task(name="Get Cyberdesk run", cache_policy=NO_CACHE)
+def get_cyberdesk_run(credentials: CyberdeskCredentials, run_id: str) -> CyberdeskRunResult:
+    """Read a run's current status and outputs (never cached).
+
+    Args:
+        credentials: The Cyberdesk credentials block.
+        run_id: The run to read.
+
+    Returns:
+        A `CyberdeskRunResult` with the run as it is now.
+    """
+    with credentials.get_client() as client:
+        return result_of(client, client.runs.get(run_id))
+
+
+@task(name="Get Cyberdesk run", cache_policy=NO_CACHE)
+async def aget_cyberdesk_run(credentials: CyberdeskCredentials, run_id: str) -> CyberdeskRunResult:
+    """Async form of `get_cyberdesk_run`."""
+    async with credentials.get_async_client() as client:
+        return result_of(client, await client.runs.get(run_id))
+
+
+@task(name="Cancel Cyberdesk run", cache_policy=NO_CACHE)
+def cancel_cyberdesk_run(credentials: CyberdeskCredentials, run_id: str) -> CyberdeskRunResult:
+    """Cancel a run that has not ended yet; a run that already ended is left as it is.
+
+    Args:
+        credentials: The Cyberdesk credentials block.
+        run_id: The run to cancel.
+
+    Returns:
+        The run after the call (`cancelled`, or its earlier terminal status).
+    """
+    with credentials.get_client() as client:
+        run = client.runs.get(run_id)
+        if not run.status.is_terminal:
+            run = client.runs.cancel(run_id)
+            get_logger().info("Cancelled Cyberdesk run %s.", run_id)
+        else:
+            get_logger().info("Cyberdesk run %s had already ended as %s.", run_id, run.status)
+        return result_of(client, run)
+
+
+@task(name="Cancel Cyberdesk run", cache_policy=NO_CACHE)
+async def acancel_cyberdesk_run(
+    credentials: CyberdeskCredentials, run_id: str
+) -> CyberdeskRunResult:
+    """Async form of `cancel_cyberdesk_run`."""
+    async with credentials.get_async_client() as client:
+        run = await client.runs.get(run_id)
+        if not run.status.is_terminal:
+            run = await client.runs.cancel(run_id)
+            get_logger().info("Cancelled Cyberdesk run %s.", run_id)
+        else:
+            get_logger().info("Cyberdesk run %s had already ended as %s.", run_id, run.status)
+        return result_of(client, run)
+
+
+def _retry_kwargs(
+    sensitive: Mapping[str, Any] | None, file_inputs: Sequence[Any] | None, fields: dict[str, Any]
+) -> dict[str, Any]:
+    from cyberdesk_core.inputs import normalize_file_inputs
+
+    return {
+        **fields,
+        "sensitive_input_values": sensitive,
+        "file_inputs": normalize_file_inputs(file_inputs),
+    }
+
+
+@task(name="Retry Cyberdesk run", cache_policy=NO_CACHE)
+def retry_cyberdesk_run(
+    credentials: CyberdeskCredentials,
+    run_id: str,
+    input_values: dict[str, Any] | None = None,
+    sensitive_inputs: SensitiveInputs = None,
+    file_inputs: Sequence[Any] | None = None,
+    machine_id: str | None = None,
+    pool_ids: list[str] | None = None,
+    reuse_session: bool | None = None,
+    session_id: str | None = None,
+    start_session: bool | None = None,
+    session_alias: str | None = None,
+    release_session_after: bool | None = None,
+    is_priority: bool | None = None,
+    idempotency_key: str | None = None,
+) -> CyberdeskRunResult:
+    """Ask Cyberdesk to run an ended run again under the same run id.
+
+    Cyberdesk deletes a run's secrets when it ends, so pass `sensitive_inputs` again if the
+    workflow needs them. Input files are kept unless `file_inputs` is given.
+
+    Args:
+        credentials: The Cyberdesk credentials block.
+        run_id: The run to retry (must have ended).
+        input_values: New inputs; the previous ones are reused when omitted.
+        sensitive_inputs: Secrets to send again (same forms as `trigger_cyberdesk_run`).
+        file_inputs: Files that replace the run's input files.
+        machine_id: Run on this machine instead.
+        pool_ids: Run on a machine of all these pools instead.
+        reuse_session: Keep the run's session (Cyberdesk's default is true).
+        session_id: Run in this session instead.
+        start_session: Start a fresh session.
+        session_alias: Alias for the retried run's outputs.
+        release_session_after: Release the session when the run ends.
+        is_priority: Change the priority.
+        idempotency_key: Your own key; by default one is derived from the task run.
+
+    Returns:
+        The run, back in `scheduling`.
+    """
+    kwargs = _retry_kwargs(
+        resolve_sensitive_inputs(sensitive_inputs),
+        file_inputs,
+        {
+            "input_values": input_values,
+            "machine_id": machine_id,
+            "pool_ids": pool_ids,
+            "reuse_session": reuse_session,
+            "session_id": session_id,
+            "start_session": start_session,
+            "session_alias": session_alias,
+            "release_session_after": release_session_after,
+            "is_priority": is_priority,
+        },
+    )
+    with credentials.get_client() as client:
+        run = client.runs.retry(
+            run_id, idempotency_key=task_idempotency_key("retry", idempotency_key), **kwargs
+        )
+        record_runs([run.id], credentials)
+        RunReporter().created(run, client.run_url(run.id), action="retried")
+        return result_of(client, run)
+
+
+@task(name="Retry Cyberdesk run", cache_policy=NO_CACHE)
+async def aretry_cyberdesk_run(
+    credentials: CyberdeskCredentials,
+    run_id: str,
+    input_values: dict[str, Any] | None = None,
+    sensitive_inputs: SensitiveInputs = None,
+    file_inputs: Sequence[Any] | None = None,
+    machine_id: str | None = None,
+    pool_ids: list[str] | None = None,
+    reuse_session: bool | None = None,
+    session_id: str | None = None,
+    start_session: bool | None = None,
+    session_alias: str | None = None,
+    release_session_after: bool | None = None,
+    is_priority: bool | None = None,
+    idempotency_key: str | None = None,
+) -> CyberdeskRunResult:
+    """Async form of `retry_cyberdesk_run` (same parameters and result)."""
+    kwargs = _retry_kwargs(
+        await aresolve_sensitive_inputs(sensitive_inputs),
+        file_inputs,
+        {
+            "input_values": input_values,
+            "machine_id": machine_id,
+            "pool_ids": pool_ids,
+            "reuse_session": reuse_session,
+            "session_id": session_id,
+            "start_session": start_session,
+            "session_alias": session_alias,
+            "release_session_after": release_session_after,
+            "is_priority": is_priority,
+        },
+    )
+    async with credentials.get_async_client() as client:
+        run = await client.runs.retry(
+            run_id, idempotency_key=task_idempotency_key("retry", idempotency_key), **kwargs
+        )
+        await arecord_runs([run.id], credentials)
+        RunReporter().created(run, client.run_url(run.id), action="retried")
+        return result_of(client, run)

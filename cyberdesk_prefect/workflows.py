@@ -1,0 +1,211 @@
+"""`CyberdeskWorkflow`: a `JobBlock` holding a workflow and its run defaults.
+
+Save a workflow with its defaults once, then trigger it from any flow. Each method has a
+sync form and an `a`-prefixed async form (`trigger`/`atrigger`, `run`/`arun`); the returned
+`CyberdeskRun` has `wait_for_completion`/`await_for_completion`,
+`fetch_result`/`afetch_result`, `cancel`/`acancel` and
+`download_attachments`/`adownload_attachments`.
+
+The run machinery is imported when a method is first called, not with the block: Prefect
+imports this module whenever it loads the collection.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from prefect.blocks.abstract import JobBlock
+from prefect.types import SecretDict
+from pydantic import Field
+
+from cyberdesk_prefect.credentials import CyberdeskCredentials
+
+if TYPE_CHECKING:
+    from prefect.filesystems import WritableFileSystem
+
+    from cyberdesk_prefect._engine import RunOptions
+    from cyberdesk_prefect.job_runs import CyberdeskRun
+    from cyberdesk_prefect.results import CyberdeskRunResult
+
+if TYPE_CHECKING:
+    _JobBlock = JobBlock[CyberdeskRunResult]
+else:
+    # A subscripted block class is a new Block subclass that Prefect would register as a
+    # block type of its own; type checkers get the precise base, the runtime the plain one.
+    _JobBlock = JobBlock
+
+
+class CyberdeskWorkflow(_JobBlock):
+    """A Cyberdesk workflow with its run defaults, triggerable from any flow.
+
+    Attributes:
+        credentials: The Cyberdesk credentials block.
+        workflow_id: The workflow to run.
+
+    Example:
+        Run a saved workflow and wait for its outputs:
+        ```python
+        from cyberdesk_prefect import CyberdeskWorkflow
+
+        cyberdesk_workflow = CyberdeskWorkflow.load("BLOCK_NAME")
+        result = cyberdesk_workflow.run(input_values={"month": "2026-10"})
+        print(result.output_data)
+        ```
+    """
+
+    _block_type_name = "Cyberdesk Workflow"
+    _block_type_slug = "cyberdesk-workflow"
+    _logo_url = "https://docs.cyberdesk.io/logo/light.png"  # type: ignore[assignment]
+    _documentation_url = "https://docs.cyberdesk.io/"  # type: ignore[assignment]
+    _description = (
+        "A Cyberdesk workflow with default inputs and machine settings; trigger it, wait "
+        "for it and fetch its outputs from Prefect flows."
+    )
+
+    credentials: CyberdeskCredentials = Field(
+        default=..., description="The Cyberdesk credentials used to start and watch runs."
+    )
+    workflow_id: str = Field(default=..., description="Id of the Cyberdesk workflow to run.")
+    input_values: dict[str, Any] = Field(
+        default_factory=dict, description="Default workflow inputs, merged under per-call ones."
+    )
+    sensitive_input_values: SecretDict | None = Field(
+        default=None,
+        description="Secret inputs for `{$name}` prompt variables, stored encrypted.",
+    )
+    machine_id: str | None = Field(default=None, description="Pin runs to this machine.")
+    pool_ids: list[str] | None = Field(
+        default=None, description="Run on a machine belonging to all of these pools."
+    )
+    is_priority: bool | None = Field(
+        default=None, description="Assign runs before non-priority runs."
+    )
+    main_prompt: str | None = Field(default=None, description="Per-run prompt override.")
+    poll_interval_seconds: float = Field(
+        default=5.0, gt=0, description="First delay between status reads, in seconds."
+    )
+    max_poll_interval_seconds: float = Field(
+        default=30.0, gt=0, description="Longest delay between status reads, in seconds."
+    )
+    max_wait_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description="Give up waiting (and cancel the run) after this many seconds.",
+    )
+    cancel_on_abandon: bool = Field(
+        default=True, description="Cancel the run when a wait is abandoned or times out."
+    )
+    create_artifact: bool = Field(
+        default=True, description="Create a markdown artifact for each finished run."
+    )
+    download_to: str | None = Field(
+        default=None, description="Local folder to download output files to after success."
+    )
+
+    def _options(self, sensitive: dict[str, Any] | None, overrides: dict[str, Any]) -> RunOptions:
+        from cyberdesk_prefect._engine import RunOptions
+
+        inputs = {**self.input_values, **(overrides.pop("input_values", None) or {})}
+        fields: dict[str, Any] = {
+            "input_values": inputs or None,
+            "machine_id": self.machine_id,
+            "pool_ids": self.pool_ids,
+            "is_priority": self.is_priority,
+            "main_prompt": self.main_prompt,
+        }
+        # The workflow and its secrets come from the block (`sensitive_inputs` is popped
+        # by the caller), so they are not per-call options.
+        allowed = set(RunOptions.__dataclass_fields__) - {"workflow_id", "sensitive_input_values"}
+        unknown = set(overrides) - allowed
+        if unknown:
+            raise TypeError(f"Unknown run options: {', '.join(sorted(unknown))}.")
+        fields.update({k: v for k, v in overrides.items() if v is not None})
+        return RunOptions(
+            workflow_id=self.workflow_id, sensitive_input_values=sensitive, **fields
+        ).normalized()
+
+    def trigger(self, **overrides: Any) -> CyberdeskRun:  # type: ignore[override]
+        """Create a run of the workflow and return a `CyberdeskRun` handle.
+
+        Args:
+            **overrides: Any create option of `trigger_cyberdesk_run` (`input_values`,
+                `file_inputs`, `session_id`, `start_session`, `session_alias`, ...);
+                `sensitive_inputs` replaces the block's `sensitive_input_values`.
+        """
+        from cyberdesk_prefect._engine import create_run
+        from cyberdesk_prefect._idempotency import task_idempotency_key
+        from cyberdesk_prefect._secrets import resolve_sensitive_inputs
+        from cyberdesk_prefect.job_runs import CyberdeskRun
+        from cyberdesk_prefect.observability import RunReporter
+
+        secret = overrides.pop("sensitive_inputs", None) or self.sensitive_input_values
+        options = self._options(resolve_sensitive_inputs(secret), overrides)
+        with self.credentials.get_client() as client:
+            run = create_run(
+                client,
+                options,
+                idempotency_key=task_idempotency_key("job-block"),
+                explicit_key=False,
+                credentials=self.credentials,
+                reporter=RunReporter(),
+                cancel_on_abandon=self.cancel_on_abandon,
+            )
+            return CyberdeskRun(self, run.id, client.run_url(run.id))
+
+    async def atrigger(self, **overrides: Any) -> CyberdeskRun:
+        """Async form of `trigger`."""
+        from cyberdesk_prefect._engine import acreate_run
+        from cyberdesk_prefect._idempotency import task_idempotency_key
+        from cyberdesk_prefect._secrets import aresolve_sensitive_inputs
+        from cyberdesk_prefect.job_runs import CyberdeskRun
+        from cyberdesk_prefect.observability import RunReporter
+
+        secret = overrides.pop("sensitive_inputs", None) or self.sensitive_input_values
+        options = self._options(await aresolve_sensitive_inputs(secret), overrides)
+        async with self.credentials.get_async_client() as client:
+            run = await acreate_run(
+                client,
+                options,
+                idempotency_key=task_idempotency_key("job-block"),
+                explicit_key=False,
+                credentials=self.credentials,
+                reporter=RunReporter(),
+                cancel_on_abandon=self.cancel_on_abandon,
+            )
+            return CyberdeskRun(self, run.id, client.run_url(run.id))
+
+    def run(
+        self,
+        *,
+        raise_on_failure: bool = True,
+        download_to: str | Path | None = None,
+        filesystem: WritableFileSystem | None = None,
+        folder: str = "",
+        **overrides: Any,
+    ) -> CyberdeskRunResult:
+        """Trigger, wait and fetch in one call.
+
+        Args:
+            raise_on_failure: Raise when the run did not succeed.
+            download_to: Local folder for the output files (default: the block's).
+            filesystem: A `WritableFileSystem` block to write the output files to instead.
+            folder: Folder inside `filesystem`.
+            **overrides: Create options, as for `trigger`.
+        """
+        return self.trigger(**overrides).wait_for_completion(
+            raise_on_failure, download_to, filesystem, folder
+        )
+
+    async def arun(
+        self,
+        *,
+        raise_on_failure: bool = True,
+        download_to: str | Path | None = None,
+        filesystem: WritableFileSystem | None = None,
+        folder: str = "",
+        **overrides: Any,
+    ) -> CyberdeskRunResult:
+        """Async form of `run`."""
+        job_run = await self.atrigger(**overrides)
+        return await job_run.await_for_completion(raise_on_failure, download_to, filesystem, folder)

@@ -1,0 +1,58 @@
+"""Ids, behaviours and polling settings shared by the Prefect integration tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+WF_OK = "11111111-1111-4111-8111-000000000001"
+WF_ERROR = "11111111-1111-4111-8111-000000000002"
+WF_TASK_FAILED = "11111111-1111-4111-8111-000000000003"
+WF_SLOW = "11111111-1111-4111-8111-000000000004"
+WF_DOUBLE = "11111111-1111-4111-8111-000000000005"
+WF_FLIP = "11111111-1111-4111-8111-000000000006"
+WF_MEDIUM = "11111111-1111-4111-8111-000000000007"
+POOL_FAST = "22222222-2222-4222-8222-000000000001"
+
+# Simulated seconds are divided by TIME_SCALE: a 2 s workflow takes 0.1 s of real time.
+TIME_SCALE = 20.0
+POLL = {"poll_interval_seconds": 0.1, "max_poll_interval_seconds": 0.3}
+# Multi-run waits poll in shared rounds at a fixed interval.
+WATCH = {"poll_interval_seconds": 0.1}
+
+OK_BEHAVIOR: dict[str, Any] = {
+    "duration": 2,
+    "output": {"month": "{{ inputs.month }}", "total": 42},
+    "files": [{"name": "tb_{{ inputs.month }}.csv", "content": "account,amount\n1000,42\n"}],
+}
+SEED: dict[str, Any] = {
+    "workflows": [
+        {"id": WF_OK, "name": "monthly-report", "behavior": OK_BEHAVIOR},
+        {
+            "id": WF_ERROR,
+            "name": "broken",
+            "behavior": {"duration": 1, "outcome": "error", "error_message": "ERP unreachable"},
+        },
+        {
+            "id": WF_TASK_FAILED,
+            "name": "declares-failure",
+            "behavior": {"duration": 1, "outcome": "task_failed", "error_message": "No invoices"},
+        },
+        {"id": WF_SLOW, "name": "slow", "behavior": {"duration": 3600}},
+        {
+            "id": WF_DOUBLE,
+            "name": "double",
+            "behavior": {"duration": 1, "output": {"value": "{{ inputs.value }}"}},
+        },
+        {"id": WF_FLIP, "name": "flip", "behavior": {"duration": 1, "outcome": "error"}},
+        {"id": WF_MEDIUM, "name": "medium", "behavior": {"duration": 20}},
+    ],
+    "pools": [{"id": POOL_FAST, "name": "fast"}],
+    "machines": [{"name": f"machine-{i}", "pools": ["fast"]} for i in range(12)],
+}
+
+
+def no_retry_credentials(emulator: Any) -> Any:
+    """Credentials whose client never retries, so one injected fault fails the call."""
+    from cyberdesk_prefect import CyberdeskCredentials
+
+    return CyberdeskCredentials(api_key=emulator.api_key, base_url=emulator.url, max_retries=0)
