@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import AsyncIterator, Iterable, Sequence
-from datetime import datetime
 from typing import Any
 
 import httpx
+from typing_extensions import Unpack
 
 from cyberdesk_core import _resource_endpoints as rep
+from cyberdesk_core._client_base import Group
 from cyberdesk_core._paging import aiter_pages
 from cyberdesk_core.attachments import CHUNK_SIZE, Destination, DownloadSink, content_length
 from cyberdesk_core.errors import CyberdeskError
 from cyberdesk_core.models import (
-    AttachmentType,
     DownloadResult,
     DownloadUrl,
     Machine,
@@ -29,45 +29,24 @@ from cyberdesk_core.transport import AsyncTransport, connection_error
 __all__ = ["AsyncGroup", "Machines", "Pools", "RunAttachments", "Workflows"]
 
 
-class AsyncGroup:
-    """Base of the blocking resource groups: holds the transport."""
-
-    def __init__(self, transport: AsyncTransport) -> None:
-        self._t = transport
+# Base of the asyncio groups (`client.runs` too).
+AsyncGroup = Group[AsyncTransport]
 
 
 class RunAttachments(AsyncGroup):
     """`client.run_attachments`: list, inspect, download and create run files."""
 
     async def list(
-        self,
-        *,
-        run_id: str | None = None,
-        attachment_type: AttachmentType | str | None = None,
-        skip: int = 0,
-        limit: int = 100,
+        self, *, skip: int = 0, limit: int = 100, **filters: Unpack[rep.AttachmentFilters]
     ) -> Page[RunAttachment]:
         """One page of attachments."""
-        return await self._t.call(
-            rep.attachment_list(
-                run_id=run_id, attachment_type=attachment_type, skip=skip, limit=limit
-            )
-        )
+        return await self._t.call(rep.attachment_list(skip=skip, limit=limit, **filters))
 
     def iter(
-        self,
-        *,
-        run_id: str | None = None,
-        attachment_type: AttachmentType | str | None = None,
-        page_size: int = 1000,
+        self, *, page_size: int = 1000, **filters: Unpack[rep.AttachmentFilters]
     ) -> AsyncIterator[RunAttachment]:
         """Every matching attachment, page by page."""
-        return aiter_pages(
-            lambda skip, limit: self.list(
-                run_id=run_id, attachment_type=attachment_type, skip=skip, limit=limit
-            ),
-            page_size,
-        )
+        return aiter_pages(self._t.call, rep.attachment_pages(**filters), page_size)
 
     async def get(self, attachment_id: str) -> RunAttachment:
         """Attachment metadata."""
@@ -94,32 +73,10 @@ class RunAttachments(AsyncGroup):
         return await self._t.call(rep.attachment_download_url(attachment_id, expires_in=expires_in))
 
     async def create(
-        self,
-        run_id: str,
-        *,
-        filename: str,
-        content: bytes,
-        content_type: str,
-        attachment_type: AttachmentType | str,
-        target_path: str | None = None,
-        cleanup_imports_after_run: bool | None = None,
-        expires_at: datetime | None = None,
-        idempotency_key: str | None = None,
+        self, run_id: str, **options: Unpack[rep.AttachmentCreateOptions]
     ) -> RunAttachment:
         """Upload a file as an attachment of `run_id`."""
-        return await self._t.call(
-            rep.attachment_create(
-                run_id,
-                filename=filename,
-                content=content,
-                content_type=content_type,
-                attachment_type=attachment_type,
-                target_path=target_path,
-                cleanup_imports_after_run=cleanup_imports_after_run,
-                expires_at=expires_at,
-                idempotency_key=idempotency_key,
-            )
-        )
+        return await self._t.call(rep.attachment_create(run_id, **options))
 
     async def delete(self, attachment_id: str) -> None:
         """Delete an attachment and its stored file."""
@@ -130,30 +87,11 @@ class Machines(AsyncGroup):
     """`client.machines`."""
 
     async def list(
-        self,
-        *,
-        search: str | None = None,
-        name: str | None = None,
-        status: str | None = None,
-        created_at_from: datetime | None = None,
-        created_at_to: datetime | None = None,
-        include: str | Iterable[str] | None = None,
-        skip: int = 0,
-        limit: int = 100,
+        self, *, skip: int = 0, limit: int = 100, **filters: Unpack[rep.MachineFilters]
     ) -> Page[Machine]:
         """One page of machines."""
         return await self._t.call(
-            rep.resource_list(
-                rep.MACHINES,
-                search=search,
-                name=name,
-                status=status,
-                created_at_from=created_at_from,
-                created_at_to=created_at_to,
-                include=include,
-                skip=skip,
-                limit=limit,
-            )
+            rep.resource_list(rep.MACHINES, skip=skip, limit=limit, **filters)
         )
 
     async def get(self, machine_id: str, *, include: str | Iterable[str] | None = None) -> Machine:
@@ -228,32 +166,11 @@ class Workflows(AsyncGroup):
     """`client.workflows`."""
 
     async def list(
-        self,
-        *,
-        search: str | None = None,
-        created_at_from: datetime | None = None,
-        created_at_to: datetime | None = None,
-        updated_at_from: datetime | None = None,
-        updated_at_to: datetime | None = None,
-        tag_ids: Sequence[str] | None = None,
-        include: str | Iterable[str] | None = None,
-        skip: int = 0,
-        limit: int = 100,
+        self, *, skip: int = 0, limit: int = 100, **filters: Unpack[rep.WorkflowFilters]
     ) -> Page[Workflow]:
         """One page of workflows (newest update first)."""
         return await self._t.call(
-            rep.resource_list(
-                rep.WORKFLOWS,
-                search=search,
-                created_at_from=created_at_from,
-                created_at_to=created_at_to,
-                updated_at_from=updated_at_from,
-                updated_at_to=updated_at_to,
-                tag_ids=tag_ids,
-                include=include,
-                skip=skip,
-                limit=limit,
-            )
+            rep.resource_list(rep.WORKFLOWS, skip=skip, limit=limit, **filters)
         )
 
     async def get(

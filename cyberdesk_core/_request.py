@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
@@ -23,7 +23,15 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
-__all__ = ["NO_BODY", "Call", "RequestSpec", "build_params", "compact_body"]
+__all__ = [
+    "NO_BODY",
+    "Call",
+    "OptionSet",
+    "RequestSpec",
+    "build_params",
+    "checked_options",
+    "compact_body",
+]
 
 
 class _NoBody:
@@ -95,6 +103,30 @@ def join_include(include: str | Iterable[str] | None) -> str | None:
 def compact_body(values: Mapping[str, Any]) -> dict[str, Any]:
     """A create body: keys whose value is None are omitted (the server applies its defaults)."""
     return {k: v for k, v in values.items() if v is not None}
+
+
+class OptionSet(Protocol):
+    """A `TypedDict` class as seen at run time: its keys in declaration order, the required ones."""
+
+    __annotations__: dict[str, Any]
+    __required_keys__: frozenset[str]
+
+
+def checked_options(options: Mapping[str, Any], spec: OptionSet, where: str) -> dict[str, Any]:
+    """`options` in `spec`'s declaration order, after the checks a written-out signature makes.
+
+    Methods take `**options: Unpack[spec]`: type checkers verify the keywords of every call, but
+    at run time Python accepts any name, so a misspelled option would be dropped silently. Like
+    the interpreter, this raises TypeError for unknown and missing required keywords.
+    """
+    declared = spec.__annotations__
+    for name in options:
+        if name not in declared:
+            raise TypeError(f"{where}() got an unexpected keyword argument {name!r}")
+    for name in declared:
+        if name in spec.__required_keys__ and name not in options:
+            raise TypeError(f"{where}() missing required keyword argument {name!r}")
+    return {name: options[name] for name in declared if name in options}
 
 
 def _json_body(response: httpx.Response) -> Any:

@@ -9,11 +9,15 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel
+from typing_extensions import TypedDict, Unpack
 
+from cyberdesk_core._paging import PageCalls
 from cyberdesk_core._request import (
     Call,
+    OptionSet,
     RequestSpec,
     build_params,
+    checked_options,
     compact_body,
     join_include,
     json_parser,
@@ -43,13 +47,19 @@ __all__ = [
     "POOLS",
     "SENSITIVE_FIELDS",
     "WORKFLOWS",
+    "AttachmentCreateOptions",
+    "AttachmentFilters",
+    "MachineFilters",
+    "PoolFilters",
     "ResourceKind",
+    "WorkflowFilters",
     "attachment_create",
     "attachment_delete",
     "attachment_download",
     "attachment_download_url",
     "attachment_get",
     "attachment_list",
+    "attachment_pages",
     "health",
     "machine_pools",
     "machine_update_pools",
@@ -69,19 +79,73 @@ L = TypeVar("L", bound=BaseModel)
 S = TypeVar("S", bound=BaseModel)
 
 
+class MachineFilters(TypedDict, total=False):
+    """Filters of `machines.list` (query parameters, sent in this order)."""
+
+    search: str | None
+    name: str | None
+    status: str | None
+    created_at_from: datetime | None
+    created_at_to: datetime | None
+    include: str | Iterable[str] | None
+
+
+class PoolFilters(TypedDict, total=False):
+    """Filters of `pools.list`."""
+
+    include: str | Iterable[str] | None
+
+
+class WorkflowFilters(TypedDict, total=False):
+    """Filters of `workflows.list` (query parameters, sent in this order)."""
+
+    search: str | None
+    created_at_from: datetime | None
+    created_at_to: datetime | None
+    updated_at_from: datetime | None
+    updated_at_to: datetime | None
+    tag_ids: Sequence[str] | None
+    include: str | Iterable[str] | None
+
+
+class AttachmentFilters(TypedDict, total=False):
+    """Filters of `run_attachments.list` and `run_attachments.iter`."""
+
+    run_id: str | None
+    attachment_type: AttachmentType | str | None
+
+
+class _AttachmentContent(TypedDict):
+    filename: str
+    content: bytes
+    content_type: str
+    attachment_type: AttachmentType | str
+
+
+class AttachmentCreateOptions(_AttachmentContent, total=False):
+    """Keyword options of `run_attachments.create` (the four content fields are required)."""
+
+    target_path: str | None
+    cleanup_imports_after_run: bool | None
+    expires_at: datetime | None
+    idempotency_key: str | None
+
+
 @dataclass(frozen=True)
 class ResourceKind(Generic[L, S]):
-    """A CRUD resource: its path, the model of list items/writes and of single-object GETs."""
+    """A CRUD resource: its path, the model of list items/writes and of single-object GETs,
+    and the TypedDict of its list filters."""
 
     name: str
     path: str
     item_model: type[L]
     detail_model: type[S]
+    filters: OptionSet
 
 
-MACHINES = ResourceKind("machine", "/v1/machines", Machine, Machine)
-POOLS = ResourceKind("pool", "/v1/pools", Pool, PoolWithMachines)
-WORKFLOWS = ResourceKind("workflow", "/v1/workflows", Workflow, Workflow)
+MACHINES = ResourceKind("machine", "/v1/machines", Machine, Machine, MachineFilters)
+POOLS = ResourceKind("pool", "/v1/pools", Pool, PoolWithMachines, PoolFilters)
+WORKFLOWS = ResourceKind("workflow", "/v1/workflows", Workflow, Workflow, WorkflowFilters)
 
 
 def page_model(item: type[L]) -> type[Page[L]]:
@@ -98,13 +162,14 @@ def _body(fields: Mapping[str, Any]) -> dict[str, Any]:
 def resource_list(
     kind: ResourceKind[L, S], *, skip: int, limit: int, **filters: Any
 ) -> Call[Page[L]]:
-    """GET the collection with filters (None dropped, booleans as true/false)."""
+    """GET the collection with `kind.filters` (None dropped, booleans as true/false)."""
+    query = checked_options(filters, kind.filters, f"{kind.name}s.list")
     check_page(skip, limit)
-    if "include" in filters:
-        filters["include"] = join_include(filters["include"])
-    if isinstance(filters.get("tag_ids"), list | tuple):
-        filters["tag_ids"] = ",".join(filters["tag_ids"])
-    params = build_params(**filters, skip=skip, limit=limit)
+    if "include" in query:
+        query["include"] = join_include(query["include"])
+    if isinstance(query.get("tag_ids"), list | tuple):
+        query["tag_ids"] = ",".join(query["tag_ids"])
+    params = build_params(**query, skip=skip, limit=limit)
     return Call(
         RequestSpec("GET", kind.path, params=params), model_parser(page_model(kind.item_model))
     )
@@ -202,19 +267,22 @@ def pool_remove_machines(pool_id: str, machine_ids: Sequence[str]) -> Call[None]
 
 
 def attachment_list(
-    *,
-    run_id: str | None = None,
-    attachment_type: AttachmentType | str | None = None,
-    skip: int = 0,
-    limit: int = 100,
+    *, skip: int = 0, limit: int = 100, **filters: Unpack[AttachmentFilters]
 ) -> Call[Page[RunAttachment]]:
     """GET /v1/run-attachments."""
+    query = checked_options(filters, AttachmentFilters, "run_attachments.list")
     check_page(skip, limit)
-    params = build_params(run_id=run_id, attachment_type=attachment_type, skip=skip, limit=limit)
+    params = build_params(**query, skip=skip, limit=limit)
     return Call(
         RequestSpec("GET", "/v1/run-attachments", params=params),
         model_parser(Page[RunAttachment]),
     )
+
+
+def attachment_pages(**filters: Unpack[AttachmentFilters]) -> PageCalls[RunAttachment]:
+    """The `attachment_list` call of each page for `run_attachments.iter` (filters checked now)."""
+    checked_options(filters, AttachmentFilters, "run_attachments.iter")
+    return lambda skip, limit: attachment_list(skip=skip, limit=limit, **filters)
 
 
 def _attachment_path(attachment_id: str, suffix: str = "") -> str:
@@ -271,33 +339,16 @@ def attachment_download_url(
 
 
 def attachment_create(
-    run_id: str,
-    *,
-    filename: str,
-    content: bytes,
-    content_type: str,
-    attachment_type: AttachmentType | str,
-    target_path: str | None = None,
-    cleanup_imports_after_run: bool | None = None,
-    expires_at: datetime | None = None,
-    idempotency_key: str | None = None,
+    run_id: str, **options: Unpack[AttachmentCreateOptions]
 ) -> Call[RunAttachment]:
     """POST /v1/run-attachments (content is base64-encoded for you)."""
+    fields = checked_options(options, AttachmentCreateOptions, "run_attachments.create")
     segment(run_id, "run_id")
-    if not isinstance(content, bytes | bytearray):
+    if not isinstance(fields["content"], bytes | bytearray):
         raise ConfigurationError("content must be bytes.")
-    body = compact_body(
-        {
-            "run_id": str(run_id),
-            "filename": filename,
-            "content": base64.b64encode(bytes(content)).decode("ascii"),
-            "content_type": content_type,
-            "attachment_type": attachment_type,
-            "target_path": target_path,
-            "cleanup_imports_after_run": cleanup_imports_after_run,
-            "expires_at": expires_at,
-        }
-    )
+    fields["content"] = base64.b64encode(bytes(fields["content"])).decode("ascii")
+    idempotency_key = fields.pop("idempotency_key", None)
+    body = compact_body({"run_id": str(run_id), **fields})
     spec = RequestSpec("POST", "/v1/run-attachments", json=body, idempotency_key=idempotency_key)
     return Call(spec, model_parser(RunAttachment))
 

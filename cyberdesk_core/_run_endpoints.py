@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from typing_extensions import TypedDict, Unpack
+
+from cyberdesk_core._paging import PageCalls
 from cyberdesk_core._request import (
     Call,
     RequestSpec,
     build_params,
+    checked_options,
     compact_body,
     join_include,
     model_parser,
@@ -26,6 +30,11 @@ from cyberdesk_core.models import BulkCreateResult, ChainResult, ChainStep, Page
 from cyberdesk_core.payloads import conceal
 
 __all__ = [
+    "BulkCreateOptions",
+    "ChainOptions",
+    "RunCreateOptions",
+    "RunListFilters",
+    "RunRetryOptions",
     "bulk_create_run",
     "cancel_run",
     "chain_runs",
@@ -35,6 +44,7 @@ __all__ = [
     "get_run",
     "list_runs",
     "retry_run",
+    "run_pages",
     "segment",
     "update_run",
 ]
@@ -71,72 +81,105 @@ def _ids(values: Sequence[str] | None, field: str) -> list[str] | None:
     return [str(v) for v in values]
 
 
-def _run_options(
-    *,
-    input_values: Mapping[str, Any] | None,
-    sensitive_input_values: Mapping[str, Any] | None,
-    file_inputs: Iterable[Any] | None,
-    machine_id: str | None,
-    pool_ids: Sequence[str] | None,
-    session_id: str | None,
-    start_session: bool | None,
-    is_priority: bool | None,
-) -> dict[str, Any]:
-    return {
-        "input_values": validate_input_values(input_values),
-        "sensitive_input_values": _secrets(sensitive_input_values, "sensitive_input_values"),
-        "file_inputs": normalize_file_inputs(file_inputs),
-        "machine_id": machine_id,
-        "pool_ids": _ids(pool_ids, "pool_ids"),
-        "session_id": session_id,
-        "start_session": start_session,
-        "is_priority": is_priority,
-    }
+class BulkCreateOptions(TypedDict, total=False):
+    """Keyword options of `runs.bulk_create`; the base of the other run-starting option sets."""
+
+    input_values: Mapping[str, Any] | None
+    sensitive_input_values: Mapping[str, Any] | None
+    file_inputs: Iterable[Any] | None
+    machine_id: str | None
+    pool_ids: Sequence[str] | None
+    session_id: str | None
+    start_session: bool | None
+    is_priority: bool | None
+    idempotency_key: str | None
 
 
-def create_run(
-    workflow_id: str,
-    *,
-    input_values: Mapping[str, Any] | None = None,
-    sensitive_input_values: Mapping[str, Any] | None = None,
-    file_inputs: Iterable[Any] | None = None,
-    machine_id: str | None = None,
-    pool_ids: Sequence[str] | None = None,
-    session_id: str | None = None,
-    start_session: bool | None = None,
-    session_alias: str | None = None,
-    release_session_after: bool | None = None,
-    is_priority: bool | None = None,
-    main_prompt: str | None = None,
-    model_metadata: Mapping[str, Any] | None = None,
-    idempotency_key: str | None = None,
-) -> Call[Run]:
+class RunCreateOptions(BulkCreateOptions, total=False):
+    """Keyword options of `runs.create`."""
+
+    session_alias: str | None
+    release_session_after: bool | None
+    main_prompt: str | None
+    model_metadata: Mapping[str, Any] | None
+
+
+class RunRetryOptions(BulkCreateOptions, total=False):
+    """Keyword options of `runs.retry`."""
+
+    reuse_session: bool | None
+    session_alias: str | None
+    release_session_after: bool | None
+
+
+class ChainOptions(TypedDict, total=False):
+    """Keyword options of `runs.chain`."""
+
+    shared_inputs: Mapping[str, Any] | None
+    shared_sensitive_inputs: Mapping[str, Any] | None
+    shared_file_inputs: Iterable[Any] | None
+    keep_session_after_completion: bool | None
+    machine_id: str | None
+    pool_ids: Sequence[str] | None
+    session_id: str | None
+    is_priority: bool | None
+    idempotency_key: str | None
+
+
+class RunListFilters(TypedDict, total=False):
+    """Filters of `runs.list` and `runs.iter` (query parameters, sent in this order)."""
+
+    workflow_id: str | None
+    machine_id: str | None
+    session_id: str | None
+    status: RunStatus | str | None
+    created_at_from: datetime | None
+    created_at_to: datetime | None
+    sort_mode: str | None
+    search: str | None
+    deep_search: bool | None
+    fields: Iterable[str] | None
+    include: str | Iterable[str] | None
+
+
+def _copy(value: Mapping[str, Any] | None, field: str) -> dict[str, Any] | None:
+    return dict(value) if value is not None else None
+
+
+# How each option becomes its body value (validated, normalised, secrets concealed); options not
+# listed are sent as given. Every converter takes (value, field name) and maps None to None.
+_CONVERTERS: dict[str, Callable[[Any, str], Any]] = {
+    "input_values": validate_input_values,
+    "shared_inputs": validate_input_values,
+    "sensitive_input_values": _secrets,
+    "shared_sensitive_inputs": _secrets,
+    "file_inputs": normalize_file_inputs,
+    "shared_file_inputs": normalize_file_inputs,
+    "pool_ids": _ids,
+    "model_metadata": _copy,
+}
+
+
+def _body(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Body fields from checked options in declaration order; None values are omitted and the
+    idempotency key is left out (it travels as a header)."""
+    body: dict[str, Any] = {}
+    for name, value in options.items():
+        if name != "idempotency_key":
+            convert = _CONVERTERS.get(name)
+            body[name] = convert(value, name) if convert is not None else value
+    return compact_body(body)
+
+
+def create_run(workflow_id: str, **options: Unpack[RunCreateOptions]) -> Call[Run]:
     """POST /v1/runs."""
+    checked = checked_options(options, RunCreateOptions, "runs.create")
     segment(workflow_id, "workflow_id")
-    body = compact_body(
-        {
-            "workflow_id": str(workflow_id),
-            **_run_options(
-                input_values=input_values,
-                sensitive_input_values=sensitive_input_values,
-                file_inputs=file_inputs,
-                machine_id=machine_id,
-                pool_ids=pool_ids,
-                session_id=session_id,
-                start_session=start_session,
-                is_priority=is_priority,
-            ),
-            "session_alias": session_alias,
-            "release_session_after": release_session_after,
-            "main_prompt": main_prompt,
-            "model_metadata": dict(model_metadata) if model_metadata is not None else None,
-        }
-    )
     spec = RequestSpec(
         "POST",
         "/v1/runs",
-        json=body,
-        idempotency_key=idempotency_key,
+        json={"workflow_id": str(workflow_id), **_body(checked)},
+        idempotency_key=options.get("idempotency_key"),
     )
     return Call(spec, model_parser(Run))
 
@@ -153,39 +196,30 @@ def get_run(run_id: str, *, include: str | Iterable[str] | None = None) -> Call[
 
 
 def list_runs(
-    *,
-    workflow_id: str | None = None,
-    machine_id: str | None = None,
-    session_id: str | None = None,
-    status: RunStatus | str | None = None,
-    created_at_from: datetime | None = None,
-    created_at_to: datetime | None = None,
-    sort_mode: str | None = None,
-    search: str | None = None,
-    deep_search: bool | None = None,
-    fields: Iterable[str] | None = None,
-    include: str | Iterable[str] | None = None,
-    skip: int = 0,
-    limit: int = 100,
+    *, skip: int = 0, limit: int = 100, **filters: Unpack[RunListFilters]
 ) -> Call[Page[Run]]:
     """GET /v1/runs (filters, projection via repeated `fields`, pagination)."""
+    query = checked_options(filters, RunListFilters, "runs.list")
     check_page(skip, limit)
-    params = build_params(
-        workflow_id=workflow_id,
-        machine_id=machine_id,
-        session_id=session_id,
-        status=status,
-        created_at_from=created_at_from,
-        created_at_to=created_at_to,
-        sort_mode=sort_mode,
-        search=search,
-        deep_search=deep_search,
-        fields=list(fields) if fields is not None else None,
-        include=join_include(include),
-        skip=skip,
-        limit=limit,
-    )
+    if query.get("fields") is not None:
+        query["fields"] = list(query["fields"])
+    if "include" in query:
+        query["include"] = join_include(query["include"])
+    params = build_params(**query, skip=skip, limit=limit)
     return Call(RequestSpec("GET", "/v1/runs", params=params), model_parser(Page[Run]))
+
+
+def run_pages(**filters: Unpack[RunListFilters]) -> PageCalls[Run]:
+    """The `list_runs` call of each page for `runs.iter`.
+
+    Filters are checked now, when the iterator is made; `fields` is read once here since it may
+    be a one-shot iterator and every page repeats it.
+    """
+    checked_options(filters, RunListFilters, "runs.iter")
+    fields = filters.get("fields")
+    if fields is not None:
+        filters["fields"] = list(fields)
+    return lambda skip, limit: list_runs(skip=skip, limit=limit, **filters)
 
 
 def update_run(
@@ -217,89 +251,32 @@ def delete_run(run_id: str) -> Call[None]:
     return Call(spec, none_parser)
 
 
-def retry_run(
-    run_id: str,
-    *,
-    input_values: Mapping[str, Any] | None = None,
-    sensitive_input_values: Mapping[str, Any] | None = None,
-    file_inputs: Iterable[Any] | None = None,
-    machine_id: str | None = None,
-    pool_ids: Sequence[str] | None = None,
-    reuse_session: bool | None = None,
-    session_id: str | None = None,
-    start_session: bool | None = None,
-    session_alias: str | None = None,
-    release_session_after: bool | None = None,
-    is_priority: bool | None = None,
-    idempotency_key: str | None = None,
-) -> Call[Run]:
+def retry_run(run_id: str, **options: Unpack[RunRetryOptions]) -> Call[Run]:
     """POST /v1/runs/{run_id}/retry."""
-    body = compact_body(
-        {
-            **_run_options(
-                input_values=input_values,
-                sensitive_input_values=sensitive_input_values,
-                file_inputs=file_inputs,
-                machine_id=machine_id,
-                pool_ids=pool_ids,
-                session_id=session_id,
-                start_session=start_session,
-                is_priority=is_priority,
-            ),
-            "reuse_session": reuse_session,
-            "session_alias": session_alias,
-            "release_session_after": release_session_after,
-        }
-    )
+    body = _body(checked_options(options, RunRetryOptions, "runs.retry"))
     spec = RequestSpec(
         "POST",
         f"/v1/runs/{segment(run_id, 'run_id')}/retry",
         json=body,
-        idempotency_key=idempotency_key,
+        idempotency_key=options.get("idempotency_key"),
         resource=("run", str(run_id)),
     )
     return Call(spec, model_parser(Run))
 
 
 def bulk_create_run(
-    workflow_id: str,
-    count: int,
-    *,
-    input_values: Mapping[str, Any] | None = None,
-    sensitive_input_values: Mapping[str, Any] | None = None,
-    file_inputs: Iterable[Any] | None = None,
-    machine_id: str | None = None,
-    pool_ids: Sequence[str] | None = None,
-    session_id: str | None = None,
-    start_session: bool | None = None,
-    is_priority: bool | None = None,
-    idempotency_key: str | None = None,
+    workflow_id: str, count: int, **options: Unpack[BulkCreateOptions]
 ) -> Call[BulkCreateResult]:
     """POST /v1/runs/bulk (1..1000 identical runs)."""
+    checked = checked_options(options, BulkCreateOptions, "runs.bulk_create")
     segment(workflow_id, "workflow_id")
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_LIMIT:
         raise ConfigurationError(f"count must be an integer between 1 and {MAX_LIMIT}.")
-    body = compact_body(
-        {
-            "workflow_id": str(workflow_id),
-            "count": count,
-            **_run_options(
-                input_values=input_values,
-                sensitive_input_values=sensitive_input_values,
-                file_inputs=file_inputs,
-                machine_id=machine_id,
-                pool_ids=pool_ids,
-                session_id=session_id,
-                start_session=start_session,
-                is_priority=is_priority,
-            ),
-        }
-    )
     spec = RequestSpec(
         "POST",
         "/v1/runs/bulk",
-        json=body,
-        idempotency_key=idempotency_key,
+        json={"workflow_id": str(workflow_id), "count": count, **_body(checked)},
+        idempotency_key=options.get("idempotency_key"),
     )
     return Call(spec, model_parser(BulkCreateResult))
 
@@ -320,33 +297,14 @@ def _step(step: ChainStep | Mapping[str, Any], index: int) -> ChainStep:
 
 
 def chain_runs(
-    steps: Sequence[ChainStep | Mapping[str, Any]],
-    *,
-    shared_inputs: Mapping[str, Any] | None = None,
-    shared_sensitive_inputs: Mapping[str, Any] | None = None,
-    shared_file_inputs: Iterable[Any] | None = None,
-    keep_session_after_completion: bool | None = None,
-    machine_id: str | None = None,
-    pool_ids: Sequence[str] | None = None,
-    session_id: str | None = None,
-    is_priority: bool | None = None,
-    idempotency_key: str | None = None,
+    steps: Sequence[ChainStep | Mapping[str, Any]], **options: Unpack[ChainOptions]
 ) -> Call[ChainResult]:
     """POST /v1/runs/chain: steps run one after another in one session."""
+    checked = checked_options(options, ChainOptions, "runs.chain")
     if isinstance(steps, str | bytes) or not steps:
         raise ConfigurationError("steps must be a non-empty list of ChainStep (or mappings).")
-    body = compact_body(
-        {
-            "steps": [_step(step, i) for i, step in enumerate(steps)],
-            "shared_inputs": validate_input_values(shared_inputs, "shared_inputs"),
-            "shared_sensitive_inputs": _secrets(shared_sensitive_inputs, "shared_sensitive_inputs"),
-            "shared_file_inputs": normalize_file_inputs(shared_file_inputs, "shared_file_inputs"),
-            "keep_session_after_completion": keep_session_after_completion,
-            "machine_id": machine_id,
-            "pool_ids": _ids(pool_ids, "pool_ids"),
-            "session_id": session_id,
-            "is_priority": is_priority,
-        }
+    body = {"steps": [_step(step, i) for i, step in enumerate(steps)], **_body(checked)}
+    spec = RequestSpec(
+        "POST", "/v1/runs/chain", json=body, idempotency_key=options.get("idempotency_key")
     )
-    spec = RequestSpec("POST", "/v1/runs/chain", json=body, idempotency_key=idempotency_key)
     return Call(spec, model_parser(ChainResult))

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
 from typing import Any
 
 import httpx
+from typing_extensions import Unpack
 
 from cyberdesk_core import _resource_endpoints as rep
+from cyberdesk_core._client_base import Group
 from cyberdesk_core._paging import iter_pages
 from cyberdesk_core.attachments import CHUNK_SIZE, Destination, DownloadSink, content_length
 from cyberdesk_core.errors import CyberdeskError
 from cyberdesk_core.models import (
-    AttachmentType,
     DownloadResult,
     DownloadUrl,
     Machine,
@@ -29,45 +29,24 @@ from cyberdesk_core.transport import SyncTransport, connection_error
 __all__ = ["Machines", "Pools", "RunAttachments", "SyncGroup", "Workflows"]
 
 
-class SyncGroup:
-    """Base of the blocking resource groups: holds the transport."""
-
-    def __init__(self, transport: SyncTransport) -> None:
-        self._t = transport
+# Base of the blocking groups (`client.runs` too).
+SyncGroup = Group[SyncTransport]
 
 
 class RunAttachments(SyncGroup):
     """`client.run_attachments`: list, inspect, download and create run files."""
 
     def list(
-        self,
-        *,
-        run_id: str | None = None,
-        attachment_type: AttachmentType | str | None = None,
-        skip: int = 0,
-        limit: int = 100,
+        self, *, skip: int = 0, limit: int = 100, **filters: Unpack[rep.AttachmentFilters]
     ) -> Page[RunAttachment]:
         """One page of attachments."""
-        return self._t.call(
-            rep.attachment_list(
-                run_id=run_id, attachment_type=attachment_type, skip=skip, limit=limit
-            )
-        )
+        return self._t.call(rep.attachment_list(skip=skip, limit=limit, **filters))
 
     def iter(
-        self,
-        *,
-        run_id: str | None = None,
-        attachment_type: AttachmentType | str | None = None,
-        page_size: int = 1000,
+        self, *, page_size: int = 1000, **filters: Unpack[rep.AttachmentFilters]
     ) -> Iterator[RunAttachment]:
         """Every matching attachment, page by page."""
-        return iter_pages(
-            lambda skip, limit: self.list(
-                run_id=run_id, attachment_type=attachment_type, skip=skip, limit=limit
-            ),
-            page_size,
-        )
+        return iter_pages(self._t.call, rep.attachment_pages(**filters), page_size)
 
     def get(self, attachment_id: str) -> RunAttachment:
         """Attachment metadata."""
@@ -93,33 +72,9 @@ class RunAttachments(SyncGroup):
         """A signed URL (valid `expires_in` seconds) that downloads without the API key."""
         return self._t.call(rep.attachment_download_url(attachment_id, expires_in=expires_in))
 
-    def create(
-        self,
-        run_id: str,
-        *,
-        filename: str,
-        content: bytes,
-        content_type: str,
-        attachment_type: AttachmentType | str,
-        target_path: str | None = None,
-        cleanup_imports_after_run: bool | None = None,
-        expires_at: datetime | None = None,
-        idempotency_key: str | None = None,
-    ) -> RunAttachment:
+    def create(self, run_id: str, **options: Unpack[rep.AttachmentCreateOptions]) -> RunAttachment:
         """Upload a file as an attachment of `run_id`."""
-        return self._t.call(
-            rep.attachment_create(
-                run_id,
-                filename=filename,
-                content=content,
-                content_type=content_type,
-                attachment_type=attachment_type,
-                target_path=target_path,
-                cleanup_imports_after_run=cleanup_imports_after_run,
-                expires_at=expires_at,
-                idempotency_key=idempotency_key,
-            )
-        )
+        return self._t.call(rep.attachment_create(run_id, **options))
 
     def delete(self, attachment_id: str) -> None:
         """Delete an attachment and its stored file."""
@@ -130,31 +85,10 @@ class Machines(SyncGroup):
     """`client.machines`."""
 
     def list(
-        self,
-        *,
-        search: str | None = None,
-        name: str | None = None,
-        status: str | None = None,
-        created_at_from: datetime | None = None,
-        created_at_to: datetime | None = None,
-        include: str | Iterable[str] | None = None,
-        skip: int = 0,
-        limit: int = 100,
+        self, *, skip: int = 0, limit: int = 100, **filters: Unpack[rep.MachineFilters]
     ) -> Page[Machine]:
         """One page of machines."""
-        return self._t.call(
-            rep.resource_list(
-                rep.MACHINES,
-                search=search,
-                name=name,
-                status=status,
-                created_at_from=created_at_from,
-                created_at_to=created_at_to,
-                include=include,
-                skip=skip,
-                limit=limit,
-            )
-        )
+        return self._t.call(rep.resource_list(rep.MACHINES, skip=skip, limit=limit, **filters))
 
     def get(self, machine_id: str, *, include: str | Iterable[str] | None = None) -> Machine:
         """One machine."""
@@ -224,33 +158,10 @@ class Workflows(SyncGroup):
     """`client.workflows`."""
 
     def list(
-        self,
-        *,
-        search: str | None = None,
-        created_at_from: datetime | None = None,
-        created_at_to: datetime | None = None,
-        updated_at_from: datetime | None = None,
-        updated_at_to: datetime | None = None,
-        tag_ids: Sequence[str] | None = None,
-        include: str | Iterable[str] | None = None,
-        skip: int = 0,
-        limit: int = 100,
+        self, *, skip: int = 0, limit: int = 100, **filters: Unpack[rep.WorkflowFilters]
     ) -> Page[Workflow]:
         """One page of workflows (newest update first)."""
-        return self._t.call(
-            rep.resource_list(
-                rep.WORKFLOWS,
-                search=search,
-                created_at_from=created_at_from,
-                created_at_to=created_at_to,
-                updated_at_from=updated_at_from,
-                updated_at_to=updated_at_to,
-                tag_ids=tag_ids,
-                include=include,
-                skip=skip,
-                limit=limit,
-            )
-        )
+        return self._t.call(rep.resource_list(rep.WORKFLOWS, skip=skip, limit=limit, **filters))
 
     def get(self, workflow_id: str, *, include: str | Iterable[str] | None = None) -> Workflow:
         """One workflow."""

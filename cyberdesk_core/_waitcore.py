@@ -11,6 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from typing_extensions import TypedDict, Unpack
+
+from cyberdesk_core._request import checked_options
 from cyberdesk_core.errors import (
     CyberdeskError,
     NotFoundError,
@@ -25,6 +28,7 @@ from cyberdesk_core.models import Run, RunStatus
 __all__ = [
     "NOT_FOUND_GRACE",
     "Clock",
+    "PollOptions",
     "WaitState",
     "as_aware",
     "is_permanent",
@@ -41,6 +45,20 @@ Clock = Callable[[], datetime]
 # A freshly created run can briefly 404 on a read replica; after this many seconds it is real.
 NOT_FOUND_GRACE = 30.0
 _ERROR_TEXT_LIMIT = 2000
+
+
+class PollOptions(TypedDict, total=False):
+    """How often and how long `wait_for_run` / `await_run` poll.
+
+    `poll_interval` (seconds, default 5) grows while the status stays the same, up to
+    `max_poll_interval` (default 30). The wait ends at the earlier of `timeout` seconds from the
+    start and the absolute `deadline`; with neither it never times out.
+    """
+
+    poll_interval: float
+    max_poll_interval: float
+    timeout: float | None
+    deadline: datetime | None
 
 
 def utcnow() -> datetime:
@@ -132,16 +150,16 @@ class WaitState:
 
     @classmethod
     def start(
-        cls,
-        run_id: str,
-        *,
-        poll_interval: float,
-        max_poll_interval: float,
-        timeout: float | None,
-        deadline: datetime | None,
-        clock: Clock,
+        cls, run_id: str, clock: Clock, caller: str, **options: Unpack[PollOptions]
     ) -> WaitState:
-        """Validate the settings and start the clock."""
+        """Validate the settings (defaults as documented on `PollOptions`), start the clock.
+
+        `caller` names the public function in the TypeError for an unknown option.
+        """
+        checked_options(options, PollOptions, caller)
+        poll_interval = options.get("poll_interval", 5.0)
+        max_poll_interval = options.get("max_poll_interval", 30.0)
+        timeout = options.get("timeout")
         validate_timeouts(
             poll_interval=poll_interval, max_poll_interval=max_poll_interval, timeout=timeout
         )
@@ -150,7 +168,7 @@ class WaitState:
             run_id=run_id,
             poll_interval=poll_interval,
             max_poll_interval=max_poll_interval,
-            deadline=resolve_deadline(now, timeout, deadline),
+            deadline=resolve_deadline(now, timeout, options.get("deadline")),
             started=now,
         )
 

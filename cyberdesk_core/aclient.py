@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from types import TracebackType
 from typing import Any
 
 import httpx
@@ -12,12 +11,13 @@ from pydantic import SecretStr
 from cyberdesk_core import _resource_endpoints as rep
 from cyberdesk_core._async_resources import Machines, Pools, RunAttachments, Workflows
 from cyberdesk_core._async_runs import Runs
+from cyberdesk_core._client_base import AsyncClosing, ClientBase
 from cyberdesk_core.transport import AsyncTransport, ClientConfig, RetryPolicy
 
 __all__ = ["AsyncCyberdeskClient"]
 
 
-class AsyncCyberdeskClient:
+class AsyncCyberdeskClient(ClientBase[AsyncTransport], AsyncClosing):
     """Asyncio Cyberdesk API client (same surface as `CyberdeskClient`, coroutines).
 
     `api_key` / `base_url` default to CYBERDESK_API_KEY / CYBERDESK_BASE_URL (base URL default
@@ -45,20 +45,6 @@ class AsyncCyberdeskClient:
         self.pools = Pools(self._transport)
         self.workflows = Workflows(self._transport)
 
-    @property
-    def base_url(self) -> str:
-        """API base URL without a trailing slash."""
-        return self._transport.config.base_url
-
-    @property
-    def retry_policy(self) -> RetryPolicy:
-        """The retry policy in effect."""
-        return self._transport.policy
-
-    def run_url(self, run_id: str) -> str:
-        """Dashboard URL of a run."""
-        return self._transport.config.run_url(run_id)
-
     async def health(self) -> dict[str, Any]:
         """GET /v1/health."""
         return await self._transport.call(rep.health())
@@ -66,17 +52,3 @@ class AsyncCyberdeskClient:
     async def aclose(self) -> None:
         """Close pooled connections."""
         await self._transport.aclose()
-
-    async def __aenter__(self) -> AsyncCyberdeskClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    def __repr__(self) -> str:
-        return f"AsyncCyberdeskClient(base_url={self.base_url!r})"

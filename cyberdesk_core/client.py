@@ -10,6 +10,7 @@ import httpx
 from pydantic import SecretStr
 
 from cyberdesk_core import _resource_endpoints as rep
+from cyberdesk_core._client_base import ClientBase
 from cyberdesk_core._sync_resources import Machines, Pools, RunAttachments, Workflows
 from cyberdesk_core._sync_runs import Runs
 from cyberdesk_core.transport import ClientConfig, RetryPolicy, SyncTransport
@@ -17,7 +18,7 @@ from cyberdesk_core.transport import ClientConfig, RetryPolicy, SyncTransport
 __all__ = ["CyberdeskClient"]
 
 
-class CyberdeskClient:
+class CyberdeskClient(ClientBase[SyncTransport]):
     """Blocking Cyberdesk API client.
 
     `api_key` / `base_url` default to CYBERDESK_API_KEY / CYBERDESK_BASE_URL (base URL default
@@ -45,20 +46,6 @@ class CyberdeskClient:
         self.pools = Pools(self._transport)
         self.workflows = Workflows(self._transport)
 
-    @property
-    def base_url(self) -> str:
-        """API base URL without a trailing slash."""
-        return self._transport.config.base_url
-
-    @property
-    def retry_policy(self) -> RetryPolicy:
-        """The retry policy in effect."""
-        return self._transport.policy
-
-    def run_url(self, run_id: str) -> str:
-        """Dashboard URL of a run."""
-        return self._transport.config.run_url(run_id)
-
     def health(self) -> dict[str, Any]:
         """GET /v1/health."""
         return self._transport.call(rep.health())
@@ -77,6 +64,3 @@ class CyberdeskClient:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-    def __repr__(self) -> str:
-        return f"CyberdeskClient(base_url={self.base_url!r})"

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cyberdesk_core._status import TERMINAL_STATUSES, AttachmentType, MachineStatus, RunStatus
 from cyberdesk_core.payloads import ChainStep, FileInput, RefValue
@@ -141,6 +141,12 @@ class PoolWithMachines(Pool):
 
     machines: list[Machine] = Field(default_factory=list)
     included: list[dict[str, Any]] | None = None
+
+    @field_validator("machines", mode="before")
+    @classmethod
+    def _null_means_none_listed(cls, value: Any) -> Any:
+        # GET /v1/pools/{id} sends `machines: null` unless include=machines was asked for.
+        return [] if value is None else value
 
 
 class Workflow(_Response):

@@ -39,6 +39,7 @@ __all__ = [
     "ClientConfig",
     "RetryPolicy",
     "SyncTransport",
+    "TransportBase",
     "backoff_delay",
     "retry_delay",
 ]
@@ -176,7 +177,7 @@ def response_error(spec: RequestSpec, response: httpx.Response, attempts: int) -
     )
 
 
-class _TransportBase:
+class TransportBase:
     """State and request building shared by both transports."""
 
     def __init__(
@@ -220,7 +221,24 @@ class _TransportBase:
             "headers": {"User-Agent": USER_AGENT, "Accept": "application/json"},
         }
 
-    def _log_retry(self, spec: RequestSpec, attempt: int, delay: float, reason: str) -> None:
+    def _retry_or_raise(
+        self,
+        spec: RequestSpec,
+        request: httpx.Request,
+        attempt: int,
+        response: httpx.Response | None,
+        error: httpx.RequestError | None,
+    ) -> float:
+        """After a failed attempt (an error response, body read, or a network error): the
+        delay before the next one, or the mapped error raised when this must not be retried."""
+        delay = retry_delay(
+            self.policy, spec, attempt, response=response, error=error, rng=self._rng
+        )
+        if delay is None:
+            if response is not None:
+                raise response_error(spec, response, attempt + 1)
+            assert error is not None
+            raise connection_error(spec, str(request.url), error, attempt + 1)
         logger.info(
             "Retrying %s %s in %.2fs (retry %d of %d): %s",
             spec.method,
@@ -228,17 +246,12 @@ class _TransportBase:
             delay,
             attempt + 1,
             self.policy.max_retries,
-            reason,
+            f"HTTP {response.status_code}" if response is not None else type(error).__name__,
         )
+        return delay
 
 
-def _reason(response: httpx.Response | None, error: BaseException | None) -> str:
-    if response is not None:
-        return f"HTTP {response.status_code}"
-    return type(error).__name__
-
-
-class SyncTransport(_TransportBase):
+class SyncTransport(TransportBase):
     """Blocking transport over one pooled `httpx.Client`."""
 
     def __init__(
@@ -270,21 +283,13 @@ class SyncTransport(_TransportBase):
                 response = self.http.send(request, stream=stream)
             except httpx.RequestError as exc:
                 error = exc
-            if response is not None and response.is_success:
-                return response
-            delay = retry_delay(
-                self.policy, spec, attempt, response=response, error=error, rng=self._rng
-            )
             if response is not None:
+                if response.is_success:
+                    return response
+                # Read the error body (for the raised error) and free the connection.
                 response.read()
                 response.close()
-            if delay is None:
-                if response is not None:
-                    raise response_error(spec, response, attempt + 1)
-                assert error is not None
-                raise connection_error(spec, str(request.url), error, attempt + 1)
-            self._log_retry(spec, attempt, delay, _reason(response, error))
-            self._sleep(delay)
+            self._sleep(self._retry_or_raise(spec, request, attempt, response, error))
             attempt += 1
 
     def call(self, call: Call[T]) -> T:
@@ -301,7 +306,7 @@ class SyncTransport(_TransportBase):
             response.close()
 
 
-class AsyncTransport(_TransportBase):
+class AsyncTransport(TransportBase):
     """Asyncio transport over one pooled `httpx.AsyncClient`."""
 
     def __init__(
@@ -333,21 +338,13 @@ class AsyncTransport(_TransportBase):
                 response = await self.http.send(request, stream=stream)
             except httpx.RequestError as exc:
                 error = exc
-            if response is not None and response.is_success:
-                return response
-            delay = retry_delay(
-                self.policy, spec, attempt, response=response, error=error, rng=self._rng
-            )
             if response is not None:
+                if response.is_success:
+                    return response
+                # Read the error body (for the raised error) and free the connection.
                 await response.aread()
                 await response.aclose()
-            if delay is None:
-                if response is not None:
-                    raise response_error(spec, response, attempt + 1)
-                assert error is not None
-                raise connection_error(spec, str(request.url), error, attempt + 1)
-            self._log_retry(spec, attempt, delay, _reason(response, error))
-            await self._sleep(delay)
+            await self._sleep(self._retry_or_raise(spec, request, attempt, response, error))
             attempt += 1
 
     async def call(self, call: Call[T]) -> T:

@@ -14,7 +14,9 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from cyberdesk_core._waitcore import Clock, WaitState, raise_for_run_status, utcnow
+from typing_extensions import Unpack
+
+from cyberdesk_core._waitcore import Clock, PollOptions, WaitState, raise_for_run_status, utcnow
 from cyberdesk_core.errors import CyberdeskError
 from cyberdesk_core.models import TERMINAL_STATUSES, Run
 from cyberdesk_core.watcher import RunWatcher, StatusCallback
@@ -40,31 +42,23 @@ def wait_for_run(
     client: CyberdeskClient,
     run_id: str,
     *,
-    poll_interval: float = 5.0,
-    max_poll_interval: float = 30.0,
-    timeout: float | None = None,
-    deadline: datetime | None = None,
     on_status_change: Callable[[Run], None] | None = None,
     raise_on_failure: bool = True,
     sleep: Callable[[float], None] | None = None,
     clock: Clock | None = None,
+    **options: Unpack[PollOptions],
 ) -> Run:
     """Block until `run_id` is terminal and return it.
 
-    Raises RunFailedError / RunCancelledError for failed runs (unless `raise_on_failure=False`)
-    and RunTimeoutError once `timeout` seconds or `deadline` (whichever is earlier) pass.
-    `on_status_change` is called with the run on the first read and on every status change.
+    Polls every `poll_interval` seconds (default 5, growing up to `max_poll_interval`, default
+    30, while nothing changes). Raises RunFailedError / RunCancelledError for failed runs
+    (unless `raise_on_failure=False`) and RunTimeoutError once `timeout` seconds or `deadline`
+    (whichever is earlier) pass. `on_status_change` is called with the run on the first read
+    and on every status change.
     """
     clock = clock or utcnow
     do_sleep = sleep or time.sleep
-    state = WaitState.start(
-        run_id,
-        poll_interval=poll_interval,
-        max_poll_interval=max_poll_interval,
-        timeout=timeout,
-        deadline=deadline,
-        clock=clock,
-    )
+    state = WaitState.start(run_id, clock, "wait_for_run", **options)
     while True:
         try:
             run = client.runs.get(run_id)
@@ -89,10 +83,6 @@ async def await_run(
     aclient: AsyncCyberdeskClient,
     run_id: str,
     *,
-    poll_interval: float = 5.0,
-    max_poll_interval: float = 30.0,
-    timeout: float | None = None,
-    deadline: datetime | None = None,
     on_status_change: Callable[[Run], Any] | None = None,
     raise_on_failure: bool = True,
     sleep: Callable[[float], Awaitable[None]] | None = None,
@@ -101,21 +91,15 @@ async def await_run(
     workflow_id: str | None = None,
     session_id: str | None = None,
     created_at: datetime | None = None,
+    **options: Unpack[PollOptions],
 ) -> Run:
-    """Async `wait_for_run`; `on_status_change` may be sync or async.
+    """Async `wait_for_run` (same polling options); `on_status_change` may be sync or async.
 
     With `watcher`, polling is delegated to the shared RunWatcher (`workflow_id`, `session_id`
     and `created_at` help it batch this run with others).
     """
     clock = clock or utcnow
-    state = WaitState.start(
-        run_id,
-        poll_interval=poll_interval,
-        max_poll_interval=max_poll_interval,
-        timeout=timeout,
-        deadline=deadline,
-        clock=clock,
-    )
+    state = WaitState.start(run_id, clock, "await_run", **options)
     if watcher is not None:
         run = await watcher.wait(
             run_id,

@@ -13,9 +13,9 @@ import logging
 import weakref
 from collections.abc import Awaitable, Callable, Hashable
 from datetime import datetime, timedelta
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from cyberdesk_core._client_base import AsyncClosing
 from cyberdesk_core._paging import next_skip
 from cyberdesk_core._waitcore import (
     NOT_FOUND_GRACE,
@@ -44,7 +44,7 @@ _SHARED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, Run
 )
 
 
-class RunWatcher:
+class RunWatcher(AsyncClosing):
     """Coalesces polling for many waiters (async context manager; `aclose()` to stop)."""
 
     def __init__(
@@ -115,17 +115,6 @@ class RunWatcher:
     def watched_run_ids(self) -> frozenset[str]:
         """Ids currently being polled."""
         return frozenset(self._runs)
-
-    async def __aenter__(self) -> RunWatcher:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Stop polling; pending waiters get a CyberdeskError."""

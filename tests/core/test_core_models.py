@@ -18,6 +18,7 @@ from cyberdesk_core import (
     CyberdeskClient,
     FileInput,
     Page,
+    PoolWithMachines,
     RefValue,
     Run,
     RunStatus,
@@ -215,3 +216,18 @@ def test_client_side_validation_sends_nothing(
     with pytest.raises(ConfigurationError, match=match):
         call(client)  # type: ignore[operator]
     assert api.requests == []
+
+
+def test_pool_with_machines_accepts_null_machines() -> None:
+    """`GET /v1/pools/{id}` without include=machines sends `machines: null`."""
+    pool = PoolWithMachines.model_validate(
+        {
+            "id": "5b0f6f52-7d0f-4f7e-9a51-3f0c2f0d1a11",
+            "organization_id": "org",
+            "name": "Has Epic EHR",
+            "created_at": "2026-11-01T00:00:00Z",
+            "updated_at": "2026-11-01T00:00:00Z",
+            "machines": None,
+        }
+    )
+    assert pool.machines == []
