@@ -1,9 +1,11 @@
-# Two environments, because Apache Airflow and Prefect cannot share one (see README "Environments").
-.PHONY: setup test lint typecheck test-airflow test-prefect demo bench emulator lock clean
+# Apache Airflow and Prefect cannot share one environment, so each has its own (README "Environments").
+# Each engine is also tested at the oldest line pyproject declares (the *-oldest environments).
+ENVS := airflow prefect airflow-oldest prefect-oldest
+
+.PHONY: setup test lint typecheck test-airflow test-prefect test-oldest demo bench emulator lock clean
 
 setup:
-	@scripts/setup-env.sh airflow
-	@scripts/setup-env.sh prefect
+	@for env in $(ENVS); do scripts/setup-env.sh $$env || exit 1; done
 
 lint: setup
 	.venvs/airflow/bin/ruff check .
@@ -14,12 +16,17 @@ typecheck: setup
 	.venvs/prefect/bin/mypy cyberdesk_core cyberdesk_prefect
 
 test-airflow: setup
-	scripts/run-tests.sh airflow tests/core tests/emulator tests/airflow
+	scripts/run-tests.sh airflow tests/core tests/emulator tests/airflow tests/examples/airflow \
+		tests/reliability/core tests/reliability/airflow tests/e2e/airflow
 
 test-prefect: setup
-	scripts/run-tests.sh prefect tests/core tests/prefect
+	scripts/run-tests.sh prefect tests/core tests/prefect tests/examples/prefect tests/reliability/prefect
 
-test: lint typecheck test-airflow test-prefect
+test-oldest: setup
+	scripts/run-tests.sh airflow-oldest tests/airflow
+	scripts/run-tests.sh prefect-oldest tests/prefect
+
+test: lint typecheck test-airflow test-prefect test-oldest
 
 demo: setup
 	scripts/demo.sh
@@ -31,8 +38,10 @@ emulator: setup
 	.venvs/airflow/bin/cyberdesk-emulator serve
 
 lock:
-	uv pip compile requirements/airflow.in --python-version 3.11 --no-emit-package cyberdesk-orchestration -o requirements/airflow.lock.txt
-	uv pip compile requirements/prefect.in --python-version 3.11 --no-emit-package cyberdesk-orchestration -o requirements/prefect.lock.txt
+	@for env in $(ENVS); do \
+		uv pip compile requirements/$$env.in --python-version 3.11 --no-emit-package cyberdesk-orchestration \
+			-o requirements/$$env.lock.txt || exit 1; \
+	done
 
 clean:
 	rm -rf .venvs .mypy_cache .ruff_cache .pytest_cache

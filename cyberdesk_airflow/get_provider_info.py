@@ -1,8 +1,13 @@
-"""Provider metadata that Airflow discovers through the ``apache_airflow_provider`` entry point."""
+"""Provider metadata that Airflow discovers through the ``apache_airflow_provider`` entry point.
+
+It must stay cheap to import: Airflow reads it in every component without importing the hook.
+"""
 
 from __future__ import annotations
 
 from typing import Any
+
+_HOOK = "cyberdesk_airflow.hooks.CyberdeskHook"
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -12,4 +17,60 @@ def get_provider_info() -> dict[str, Any]:
         "name": "Cyberdesk",
         "description": "Run Cyberdesk computer-use workflows from Airflow.",
         "versions": ["0.1.0"],
+        "integrations": [
+            {
+                "integration-name": "Cyberdesk",
+                "external-doc-url": "https://docs.cyberdesk.io",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [{"integration-name": "Cyberdesk", "python-modules": ["cyberdesk_airflow.hooks"]}],
+        "operators": [
+            {
+                "integration-name": "Cyberdesk",
+                "python-modules": [
+                    "cyberdesk_airflow.operators.run",
+                    "cyberdesk_airflow.operators.chain",
+                    "cyberdesk_airflow.operators.bulk",
+                    "cyberdesk_airflow.operators.attachments",
+                ],
+            }
+        ],
+        "sensors": [
+            {"integration-name": "Cyberdesk", "python-modules": ["cyberdesk_airflow.sensors"]}
+        ],
+        "triggers": [
+            {"integration-name": "Cyberdesk", "python-modules": ["cyberdesk_airflow.triggers"]}
+        ],
+        "connection-types": [
+            {
+                "connection-type": "cyberdesk",
+                "hook-class-name": _HOOK,
+                "hook-name": "Cyberdesk",
+                # Airflow 3.2+ builds the connection form from these keys without importing
+                # the hook; older versions call the hook's classmethods instead.
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "port", "login"],
+                    "relabeling": {"host": "Base URL", "password": "API key"},
+                    "placeholders": {
+                        "host": "https://api.cyberdesk.io",
+                        "password": "cd_...",
+                        "extra": '{"timeout": 30, "max_retries": 3}',
+                    },
+                },
+                "conn-fields": {
+                    "timeout": {
+                        "label": "Request timeout (seconds)",
+                        "schema": {"type": ["number", "null"], "default": 30},
+                        "description": "Timeout of each HTTP request to Cyberdesk.",
+                    },
+                    "max_retries": {
+                        "label": "Max retries",
+                        "schema": {"type": ["integer", "null"], "default": 3},
+                        "description": "Retries of rate-limited, failed or timed-out requests.",
+                    },
+                },
+            }
+        ],
+        "extra-links": ["cyberdesk_airflow.links.CyberdeskRunLink"],
     }

@@ -1,0 +1,209 @@
+"""Airflow hook for Cyberdesk: sync and async ``cyberdesk_core`` clients from a connection."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from cyberdesk_airflow._compat import BaseHook, mask_secret
+from cyberdesk_core import (
+    DEFAULT_BASE_URL,
+    AsyncCyberdeskClient,
+    ConfigurationError,
+    CyberdeskClient,
+    CyberdeskError,
+)
+
+#: Base URL used when the connection has no host (Cyberdesk Cloud).
+CYBERDESK_CLOUD_URL = DEFAULT_BASE_URL
+
+_EXTRA_TIMEOUT = "timeout"
+_EXTRA_MAX_RETRIES = "max_retries"
+
+
+class CyberdeskHook(BaseHook):
+    """Talk to the Cyberdesk API with the credentials of an Airflow connection.
+
+    The connection keeps the API key in ``password`` and an optional base URL in ``host``
+    (Cyberdesk Cloud when empty). Extras: ``timeout`` (seconds per HTTP request) and
+    ``max_retries`` (retries of transient failures).
+
+    :param cyberdesk_conn_id: Airflow connection id of type ``cyberdesk``.
+    :param timeout: Per-request timeout in seconds; overrides the connection's ``timeout`` extra.
+    :param max_retries: Retries of transient failures; overrides the ``max_retries`` extra.
+    """
+
+    conn_name_attr = "cyberdesk_conn_id"
+    default_conn_name = "cyberdesk_default"
+    conn_type = "cyberdesk"
+    hook_name = "Cyberdesk"
+
+    def __init__(
+        self,
+        cyberdesk_conn_id: str = default_conn_name,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.cyberdesk_conn_id = cyberdesk_conn_id
+        self.timeout = timeout
+        self.max_retries = max_retries
+
+    # -- connection form ---------------------------------------------------------------------
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Relabel and hide the standard fields (Airflow < 3.2 reads this method)."""
+        return {
+            "hidden_fields": ["schema", "port", "login"],
+            "relabeling": {"host": "Base URL", "password": "API key"},
+            "placeholders": {
+                "host": CYBERDESK_CLOUD_URL,
+                "password": "cd_...",
+                "extra": json.dumps({_EXTRA_TIMEOUT: 30, _EXTRA_MAX_RETRIES: 3}),
+            },
+        }
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Extra form fields for Airflow < 3.2 (newer versions read ``conn-fields``)."""
+        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+        from flask_babel import lazy_gettext
+        from wtforms import IntegerField, StringField
+
+        return {
+            _EXTRA_TIMEOUT: StringField(
+                lazy_gettext("Request timeout (seconds)"), widget=BS3TextFieldWidget()
+            ),
+            _EXTRA_MAX_RETRIES: IntegerField(
+                lazy_gettext("Max retries"), widget=BS3TextFieldWidget()
+            ),
+        }
+
+    # -- clients -------------------------------------------------------------------------------
+
+    def _client_kwargs(self, conn: Any) -> dict[str, Any]:
+        api_key = conn.password
+        if not api_key:
+            raise ConfigurationError(
+                f"Connection {self.cyberdesk_conn_id!r} has no API key: "
+                "put it in the password field."
+            )
+        mask_secret(api_key)
+        extra = _extra(conn)
+        timeout = self.timeout if self.timeout is not None else extra.get(_EXTRA_TIMEOUT)
+        max_retries = (
+            self.max_retries if self.max_retries is not None else extra.get(_EXTRA_MAX_RETRIES)
+        )
+        kwargs: dict[str, Any] = {"api_key": api_key, "base_url": _base_url(conn)}
+        if timeout not in (None, ""):
+            kwargs["timeout"] = float(timeout)
+        if max_retries not in (None, ""):
+            kwargs["max_retries"] = int(max_retries)
+        return kwargs
+
+    def get_conn(self) -> CyberdeskClient:
+        """Return a new synchronous client; the caller closes it (use it as a context manager)."""
+        return self.get_client()
+
+    def get_client(self) -> CyberdeskClient:
+        """Return a new synchronous client for the connection."""
+        conn = self.get_connection(self.cyberdesk_conn_id)
+        return CyberdeskClient(**self._client_kwargs(conn))
+
+    async def aget_client_kwargs(self) -> dict[str, Any]:
+        """Client keyword arguments (API key included), looked up without blocking the loop."""
+        conn = await self.aget_connection(self.cyberdesk_conn_id)
+        return self._client_kwargs(conn)
+
+    async def get_async_client(self) -> AsyncCyberdeskClient:
+        """Return a new asynchronous client without blocking the event loop.
+
+        The connection is read with ``aget_connection``; the client is built in a thread because
+        its TLS setup would stall the loop.
+        """
+        kwargs = await self.aget_client_kwargs()
+        return await asyncio.to_thread(AsyncCyberdeskClient, **kwargs)
+
+    def create_async_client(self) -> AsyncCyberdeskClient:
+        """Return a new asynchronous client, looking the connection up synchronously.
+
+        For worker code that resolves the connection before it starts an event loop; triggers use
+        :meth:`get_async_client` instead.
+        """
+        conn = self.get_connection(self.cyberdesk_conn_id)
+        return AsyncCyberdeskClient(**self._client_kwargs(conn))
+
+    def cancel_runs(self, run_ids: Sequence[str]) -> list[str]:
+        """Cancel the runs that have not ended yet; best effort, returns the cancelled ids.
+
+        A run is read first because cancelling is a status update that would also relabel a run
+        that already finished.
+        """
+        cancelled: list[str] = []
+        with self.get_client() as client:
+            for run_id in run_ids:
+                try:
+                    if client.runs.get(run_id).is_terminal:
+                        continue
+                    client.runs.cancel(run_id)
+                    cancelled.append(run_id)
+                    self.log.info("Cancelled Cyberdesk run %s", run_id)
+                except CyberdeskError as exc:
+                    self.log.warning("Could not cancel Cyberdesk run %s: %s", run_id, exc)
+        return cancelled
+
+    async def acancel_runs(self, run_ids: Sequence[str]) -> list[str]:
+        """Async :meth:`cancel_runs` for triggers (connection looked up asynchronously)."""
+        cancelled: list[str] = []
+        async with await self.get_async_client() as client:
+            for run_id in run_ids:
+                try:
+                    if (await client.runs.get(run_id)).is_terminal:
+                        continue
+                    await client.runs.cancel(run_id)
+                    cancelled.append(run_id)
+                    self.log.info("Cancelled Cyberdesk run %s", run_id)
+                except CyberdeskError as exc:
+                    self.log.warning("Could not cancel Cyberdesk run %s: %s", run_id, exc)
+        return cancelled
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Make one cheap authenticated call (list one run, base fields only)."""
+        try:
+            with self.get_client() as client:
+                client.runs.list(limit=1, fields=["ended_at"])
+        except CyberdeskError as exc:
+            return False, f"Cyberdesk connection failed: {exc}"
+        except Exception as exc:
+            # The form must show a message instead of a stack trace for any failure.
+            return False, f"Cyberdesk connection failed: {type(exc).__name__}: {exc}"
+        return True, "Connection to Cyberdesk succeeded."
+
+
+def _extra(conn: Any) -> dict[str, Any]:
+    raw = conn.extra
+    if not raw:
+        return {}
+    try:
+        data = json.loads(raw) if isinstance(raw, str) else dict(raw)
+    except (TypeError, ValueError):
+        return {}
+    # Fields saved through the pre-3.2 form carry the ``extra__cyberdesk__`` prefix.
+    prefix = "extra__cyberdesk__"
+    return {key.removeprefix(prefix): value for key, value in data.items()}
+
+
+def _base_url(conn: Any) -> str:
+    host = (conn.host or "").strip()
+    if not host:
+        return CYBERDESK_CLOUD_URL
+    if "://" not in host:
+        scheme = conn.schema or "https"
+        host = f"{scheme}://{host}"
+    if conn.port:
+        host = f"{host.rstrip('/')}:{conn.port}"
+    return host.rstrip("/")

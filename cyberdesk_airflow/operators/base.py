@@ -1,0 +1,183 @@
+"""Shared life cycle of the operators that start Cyberdesk runs and wait for them.
+
+create -> push ids and link -> (already finished? complete) -> defer to the trigger or wait in the
+worker with the same coroutine -> ``execute_complete`` -> operator-specific result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import abstractmethod
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from functools import cached_property
+from typing import Any
+
+from cyberdesk_airflow._compat import BaseOperator, Context, conf
+from cyberdesk_airflow.exceptions import CyberdeskRunTimeoutError, CyberdeskWaitError
+from cyberdesk_airflow.hooks import CyberdeskHook
+from cyberdesk_airflow.links import CyberdeskRunLink
+from cyberdesk_airflow.triggers import (
+    EVENT_ERROR,
+    EVENT_TIMEOUT,
+    CyberdeskRunTrigger,
+    collect_runs,
+    make_event,
+    outcome_of,
+    runs_from_event,
+)
+from cyberdesk_core import Run, RunWatcher
+
+#: Seconds ``on_kill`` and the timeout path may spend per cancel request.
+CANCEL_REQUEST_TIMEOUT = 10.0
+
+
+class CyberdeskWaitingOperator(BaseOperator):
+    """Base class: waits for the runs a subclass created, in the worker or in the triggerer.
+
+    :param cyberdesk_conn_id: Cyberdesk connection id.
+    :param wait_for_completion: Wait for the runs to end (False: return right after creating them).
+    :param deferrable: Wait in the triggerer instead of the worker; defaults to
+        ``[operators] default_deferrable``.
+    :param poll_interval: Seconds between status checks.
+    :param timeout: Seconds to wait for the runs before cancelling them and failing the task
+        (None: no limit besides ``execution_timeout``, which is enforced in both modes).
+    """
+
+    operator_extra_links = (CyberdeskRunLink(),)
+    ui_color = "#e9e4ff"
+
+    def __init__(
+        self,
+        *,
+        cyberdesk_conn_id: str = CyberdeskHook.default_conn_name,
+        wait_for_completion: bool = True,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float = 5.0,
+        timeout: float | timedelta | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.cyberdesk_conn_id = cyberdesk_conn_id
+        self.wait_for_completion = wait_for_completion
+        self.deferrable = deferrable
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+        self._active_run_ids: list[str] = []
+
+    @cached_property
+    def hook(self) -> CyberdeskHook:
+        """Hook for ``cyberdesk_conn_id``."""
+        return CyberdeskHook(self.cyberdesk_conn_id)
+
+    # -- waiting ------------------------------------------------------------------------------
+
+    def deadline(self, context: Context) -> datetime | None:
+        """Earliest of now + ``timeout`` and task start + ``execution_timeout``."""
+        now = datetime.now(timezone.utc)
+        limits: list[datetime] = []
+        if self.timeout is not None:
+            seconds = (
+                self.timeout.total_seconds()
+                if isinstance(self.timeout, timedelta)
+                else float(self.timeout)
+            )
+            limits.append(now + timedelta(seconds=seconds))
+        if self.execution_timeout is not None:
+            start = getattr(context["ti"], "start_date", None) or now
+            limits.append(start + self.execution_timeout)
+        return min(limits) if limits else None
+
+    def wait_for_runs(
+        self,
+        context: Context,
+        runs: Sequence[Run],
+        *,
+        workflow_id: str | None = None,
+        session_id: str | None = None,
+    ) -> Any:
+        """Finish at once if every run ended, else defer or wait here; return the task result."""
+        self._active_run_ids = [run.id for run in runs]
+        if all(run.is_terminal for run in runs):
+            return self.execute_complete(context, make_event(outcome_of(runs), runs))
+        deadline = self.deadline(context)
+        created_at = min(run.created_at for run in runs)
+        if self.deferrable:
+            self.defer(
+                trigger=CyberdeskRunTrigger(
+                    conn_id=self.cyberdesk_conn_id,
+                    run_ids=self._active_run_ids,
+                    poll_interval=self.poll_interval,
+                    deadline=deadline.isoformat() if deadline else None,
+                    workflow_id=workflow_id,
+                    session_id=session_id,
+                    created_at=created_at.isoformat(),
+                ),
+                method_name="execute_complete",
+                # The trigger enforces the deadline itself and reports it, so the runs get
+                # cancelled; a framework timeout would fail the task and leave them running.
+                timeout=None,
+            )
+        event = asyncio.run(self._collect_in_worker(deadline, workflow_id, session_id, created_at))
+        return self.execute_complete(context, event)
+
+    async def _collect_in_worker(
+        self,
+        deadline: datetime | None,
+        workflow_id: str | None,
+        session_id: str | None,
+        created_at: datetime,
+    ) -> dict[str, Any]:
+        async with (
+            self.hook.create_async_client() as client,
+            RunWatcher(client, poll_interval=self.poll_interval) as watcher,
+        ):
+            return await collect_runs(
+                watcher,
+                self._active_run_ids,
+                deadline=deadline,
+                workflow_id=workflow_id,
+                session_id=session_id,
+                created_at=created_at,
+                log=self.log,
+            )
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
+        """Turn a trigger (or worker) event into the task result or a failure."""
+        runs = runs_from_event(event)
+        self._active_run_ids = list(event.get("run_ids") or [run.id for run in runs])
+        status = event.get("status")
+        if status == EVENT_ERROR:
+            raise CyberdeskWaitError(f"Waiting for Cyberdesk runs failed: {event.get('message')}")
+        if status == EVENT_TIMEOUT:
+            terminal = {run.id for run in runs if run.is_terminal}
+            pending = [run_id for run_id in self._active_run_ids if run_id not in terminal]
+            self.cancel_runs(pending)
+            raise CyberdeskRunTimeoutError(
+                f"Cyberdesk runs did not finish in time and were cancelled: {', '.join(pending)}",
+                run_ids=pending,
+            )
+        return self.complete(context, runs)
+
+    @abstractmethod
+    def complete(self, context: Context, runs: list[Run]) -> Any:
+        """Build the task result from terminal runs (subclasses decide what failure means)."""
+
+    # -- cancelling ---------------------------------------------------------------------------
+
+    def cancel_runs(self, run_ids: Sequence[str]) -> None:
+        """Cancel unfinished runs with short, bounded requests; never raises."""
+        if not run_ids:
+            return
+        try:
+            CyberdeskHook(
+                self.cyberdesk_conn_id, timeout=CANCEL_REQUEST_TIMEOUT, max_retries=1
+            ).cancel_runs(run_ids)
+        except Exception as exc:
+            self.log.warning("Could not cancel Cyberdesk runs %s: %s", list(run_ids), exc)
+
+    def on_kill(self) -> None:
+        """Cancel the runs this task started when the worker kills it (guarded, bounded)."""
+        run_ids = list(getattr(self, "_active_run_ids", []) or [])
+        if run_ids:
+            self.cancel_runs(run_ids)

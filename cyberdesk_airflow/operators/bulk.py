@@ -1,0 +1,153 @@
+"""Start many identical runs of one workflow with a single bulk request and wait for all of them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from cyberdesk_airflow._compat import Context
+from cyberdesk_airflow.exceptions import CyberdeskBulkRunFailedError
+from cyberdesk_airflow.links import push_run_link
+from cyberdesk_airflow.operators.base import CyberdeskWaitingOperator
+from cyberdesk_airflow.operators.run import resolve_file_inputs, resolve_sensitive_inputs
+from cyberdesk_core import BulkSummary, FailPolicy, Run, RunError, derive_idempotency_key
+
+
+class CyberdeskBulkRunOperator(CyberdeskWaitingOperator):
+    """Create ``count`` runs of a workflow in one request, wait for all, return a summary.
+
+    Waiting polls the whole batch with a few list calls (shared polling), not one request per run.
+    The summary (also the XCom ``return_value``) holds counts by status, run ids and outputs.
+    ``fail_on`` decides when the task fails: ``"any"`` failed run (default), ``"all"`` runs
+    failed, or ``"never"``. XCom ``run_ids`` lists every run; ``run_id`` / ``run_url`` the first.
+
+    :param workflow_id: Workflow to run (templated).
+    :param count: Number of runs, 1..1000 (templated).
+    :param input_values: Inputs shared by every run (templated).
+    :param sensitive_input_values: Secret inputs (not templated, masked).
+    :param sensitive_input_variables: ``{input_name: variable_key}`` read at execution time.
+    :param file_inputs: Files for every run (templated).
+    :param machine_id: Run on this machine (templated).
+    :param pool_ids: Run on machines in all these pools (templated).
+    :param session_id: Add the runs to this session (templated).
+    :param start_session: Start one new session for all runs.
+    :param is_priority: Assign machines before non-priority runs.
+    :param fail_on: ``"any"``, ``"all"`` or ``"never"``.
+    """
+
+    template_fields = (
+        "workflow_id",
+        "count",
+        "input_values",
+        "sensitive_input_variables",
+        "file_inputs",
+        "machine_id",
+        "pool_ids",
+        "session_id",
+        "cyberdesk_conn_id",
+    )
+    template_fields_renderers = {"input_values": "json"}
+
+    def __init__(
+        self,
+        *,
+        workflow_id: str,
+        count: int | str,
+        input_values: Mapping[str, Any] | None = None,
+        sensitive_input_values: Mapping[str, Any] | None = None,
+        sensitive_input_variables: Mapping[str, str] | None = None,
+        file_inputs: Sequence[Any] | None = None,
+        machine_id: str | None = None,
+        pool_ids: Sequence[str] | None = None,
+        session_id: str | None = None,
+        start_session: bool | None = None,
+        is_priority: bool | None = None,
+        fail_on: str = "any",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        FailPolicy.parse(fail_on)  # fail at DAG parse time on a typo
+        self.workflow_id = workflow_id
+        self.count = count
+        self.input_values = input_values
+        self.sensitive_input_values = sensitive_input_values
+        self.sensitive_input_variables = sensitive_input_variables
+        self.file_inputs = file_inputs
+        self.machine_id = machine_id
+        self.pool_ids = pool_ids
+        self.session_id = session_id
+        self.start_session = start_session
+        self.is_priority = is_priority
+        self.fail_on = fail_on
+
+    def execute(self, context: Context) -> Any:
+        """Bulk-create the runs (reattaching on retry while they are active), then wait."""
+        ti = context["ti"]
+        parts = (ti.dag_id, ti.run_id, ti.task_id, ti.map_index, "bulk")
+        request: dict[str, Any] = {
+            "input_values": dict(self.input_values) if self.input_values else None,
+            "sensitive_input_values": resolve_sensitive_inputs(
+                self.sensitive_input_values, self.sensitive_input_variables
+            ),
+            "file_inputs": resolve_file_inputs(self.file_inputs),
+            "machine_id": self.machine_id,
+            "pool_ids": list(self.pool_ids) if self.pool_ids else None,
+            "session_id": self.session_id,
+            "start_session": self.start_session,
+            "is_priority": self.is_priority,
+        }
+        with self.hook.get_client() as client:
+            result = client.runs.bulk_create(
+                self.workflow_id,
+                int(self.count),
+                **request,
+                idempotency_key=derive_idempotency_key(*parts),
+            )
+            runs = list(result.created_runs)
+            started = getattr(ti, "start_date", None)
+            if ti.try_number > 1 and started is not None and runs:
+                current = [client.runs.get(run.id) for run in runs]
+                if all(run.is_terminal and run.created_at < started for run in current):
+                    # The earlier try's batch already ended; this try starts a new batch.
+                    self.log.info("The batch of an earlier try has ended; starting a new batch")
+                    result = client.runs.bulk_create(
+                        self.workflow_id,
+                        int(self.count),
+                        **request,
+                        idempotency_key=derive_idempotency_key(*parts, ti.try_number),
+                    )
+                    runs = list(result.created_runs)
+                else:
+                    runs = current
+            if not runs:
+                raise CyberdeskBulkRunFailedError(
+                    f"Cyberdesk created no runs: {'; '.join(result.errors or []) or 'no details'}",
+                    failed_run_ids=[],
+                )
+            url = client.run_url(runs[0].id)
+        if result.failed_count:
+            self.log.warning(
+                "Cyberdesk could not create %s of %s runs: %s",
+                result.failed_count,
+                self.count,
+                "; ".join(result.errors or []),
+            )
+        self._active_run_ids = [run.id for run in runs]
+        push_run_link(context, runs[0].id, url, runs[0].session_id)
+        ti.xcom_push(key="run_ids", value=self._active_run_ids)
+        self.log.info("Created %s Cyberdesk runs of workflow %s", len(runs), self.workflow_id)
+        if not self.wait_for_completion:
+            return None
+        return self.wait_for_runs(context, runs, workflow_id=self.workflow_id)
+
+    def complete(self, context: Context, runs: list[Run]) -> dict[str, Any]:
+        """Summarise the batch and apply ``fail_on``."""
+        summary = BulkSummary.from_runs(runs)
+        self.log.info("Cyberdesk batch finished: %s", summary.describe())
+        try:
+            FailPolicy.parse(self.fail_on).check(summary)
+        except RunError as exc:
+            raise CyberdeskBulkRunFailedError(
+                str(exc), failed_run_ids=summary.failed_ids + summary.cancelled_ids
+            ) from exc
+        return summary.to_dict()

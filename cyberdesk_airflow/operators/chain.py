@@ -1,0 +1,170 @@
+"""Run several workflows back to back in one Cyberdesk session (the chain endpoint)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from cyberdesk_airflow._compat import Context
+from cyberdesk_airflow.exceptions import CyberdeskChainStepFailedError, describe_failure
+from cyberdesk_airflow.links import push_run_link
+from cyberdesk_airflow.operators.base import CyberdeskWaitingOperator
+from cyberdesk_airflow.operators.run import resolve_file_inputs, resolve_sensitive_inputs
+from cyberdesk_core import ChainStep, CyberdeskClient, Run, derive_idempotency_key
+
+
+def step_name(step: Mapping[str, Any], index: int) -> str:
+    """The step's ``session_alias``, or ``step_<n>`` (1-based) when it has none."""
+    return str(step.get("session_alias") or f"step_{index + 1}")
+
+
+class CyberdeskChainOperator(CyberdeskWaitingOperator):
+    """Run workflow steps in order on one reserved machine and return ``{alias: output_data}``.
+
+    Steps may reference earlier steps' outputs with ``{"$ref": "<alias>.outputs.<path>"}`` (or
+    ``cyberdesk_core.RefValue``); Cyberdesk resolves them when the step starts. The task waits for
+    every step and fails naming the first step that did not succeed. XCom ``run_id`` / ``run_url``
+    point at the first step; ``run_ids`` lists all of them; ``session_id`` is the chain's session.
+
+    :param steps: ``[{"workflow_id": ..., "session_alias": ..., "inputs": {...}}, ...]``
+        (templated). Secret step inputs go in ``step_sensitive_inputs``, never in ``steps``.
+    :param shared_inputs: Inputs offered to every step (templated).
+    :param shared_sensitive_inputs: Secret inputs for every step (not templated, masked).
+    :param shared_sensitive_input_variables: ``{input_name: variable_key}`` read at execution
+        time (templated).
+    :param step_sensitive_inputs: ``{step_alias: {name: secret}}`` (not templated, masked).
+    :param shared_file_inputs: Files for the session (same forms as the run operator's
+        ``file_inputs``; templated).
+    :param keep_session_after_completion: Keep the machine reserved after the last step.
+    :param machine_id: Machine for a new session (templated).
+    :param pool_ids: Pools for a new session (templated).
+    :param session_id: Run the chain in this existing session (templated).
+    :param is_priority: Assign a machine before non-priority runs.
+    """
+
+    template_fields = (
+        "steps",
+        "shared_inputs",
+        "shared_sensitive_input_variables",
+        "shared_file_inputs",
+        "machine_id",
+        "pool_ids",
+        "session_id",
+        "cyberdesk_conn_id",
+    )
+    template_fields_renderers = {"steps": "json", "shared_inputs": "json"}
+
+    def __init__(
+        self,
+        *,
+        steps: Sequence[Mapping[str, Any]],
+        shared_inputs: Mapping[str, Any] | None = None,
+        shared_sensitive_inputs: Mapping[str, Any] | None = None,
+        shared_sensitive_input_variables: Mapping[str, str] | None = None,
+        step_sensitive_inputs: Mapping[str, Mapping[str, Any]] | None = None,
+        shared_file_inputs: Sequence[Any] | None = None,
+        keep_session_after_completion: bool | None = None,
+        machine_id: str | None = None,
+        pool_ids: Sequence[str] | None = None,
+        session_id: str | None = None,
+        is_priority: bool | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.steps = steps
+        self.shared_inputs = shared_inputs
+        self.shared_sensitive_inputs = shared_sensitive_inputs
+        self.shared_sensitive_input_variables = shared_sensitive_input_variables
+        self.step_sensitive_inputs = step_sensitive_inputs
+        self.shared_file_inputs = shared_file_inputs
+        self.keep_session_after_completion = keep_session_after_completion
+        self.machine_id = machine_id
+        self.pool_ids = pool_ids
+        self.session_id = session_id
+        self.is_priority = is_priority
+
+    def _chain_steps(self) -> list[ChainStep]:
+        secrets = dict(self.step_sensitive_inputs or {})
+        built = []
+        for index, step in enumerate(self.steps):
+            if "sensitive_inputs" in step:
+                raise ValueError(
+                    f"Chain step {step_name(step, index)!r} has sensitive_inputs inside the "
+                    "templated steps; pass them as step_sensitive_inputs={alias: {...}} instead."
+                )
+            alias = step_name(step, index)
+            sensitive = resolve_sensitive_inputs(secrets.pop(alias, None), None)
+            built.append(
+                ChainStep(
+                    workflow_id=step["workflow_id"],
+                    session_alias=step.get("session_alias"),
+                    inputs=dict(step["inputs"]) if step.get("inputs") else None,
+                    sensitive_inputs=sensitive,
+                )
+            )
+        if secrets:
+            raise ValueError(f"step_sensitive_inputs names unknown steps: {sorted(secrets)}")
+        return built
+
+    def _create(self, client: CyberdeskClient, key: str) -> tuple[str, list[Run]]:
+        result = client.runs.chain(
+            self._chain_steps(),
+            shared_inputs=dict(self.shared_inputs) if self.shared_inputs else None,
+            shared_sensitive_inputs=resolve_sensitive_inputs(
+                self.shared_sensitive_inputs, self.shared_sensitive_input_variables
+            ),
+            shared_file_inputs=resolve_file_inputs(self.shared_file_inputs),
+            keep_session_after_completion=self.keep_session_after_completion,
+            machine_id=self.machine_id,
+            pool_ids=list(self.pool_ids) if self.pool_ids else None,
+            session_id=self.session_id,
+            is_priority=self.is_priority,
+            idempotency_key=key,
+        )
+        return result.session_id, [client.runs.get(run_id) for run_id in result.run_ids]
+
+    def execute(self, context: Context) -> Any:
+        """Create the chain (or reattach to an earlier try's active chain), then wait or defer."""
+        ti = context["ti"]
+        parts = (ti.dag_id, ti.run_id, ti.task_id, ti.map_index, "chain")
+        with self.hook.get_client() as client:
+            session_id, runs = self._create(client, derive_idempotency_key(*parts))
+            started = getattr(ti, "start_date", None)
+            if (
+                ti.try_number > 1
+                and started is not None
+                and all(run.is_terminal and run.created_at < started for run in runs)
+            ):
+                # The earlier try's chain already ended; this try starts a new one.
+                self.log.info("The chain of an earlier try has ended; starting a new chain")
+                session_id, runs = self._create(
+                    client, derive_idempotency_key(*parts, ti.try_number)
+                )
+            url = client.run_url(runs[0].id)
+        self._active_run_ids = [run.id for run in runs]
+        push_run_link(context, runs[0].id, url, session_id)
+        ti.xcom_push(key="run_ids", value=self._active_run_ids)
+        self.log.info("Cyberdesk chain in session %s: runs %s", session_id, self._active_run_ids)
+        if not self.wait_for_completion:
+            return None
+        return self.wait_for_runs(context, runs, session_id=session_id)
+
+    def complete(self, context: Context, runs: list[Run]) -> dict[str, Any]:
+        """Map step aliases to outputs, or fail naming the first step that did not succeed."""
+        by_id = {run.id: run for run in runs}
+        ordered = [by_id[run_id] for run_id in self._active_run_ids if run_id in by_id]
+        outputs: dict[str, Any] = {}
+        for index, run in enumerate(ordered):
+            step = self.steps[index] if index < len(self.steps) else {}
+            name = step_name(step, index)
+            if run.status != "success":
+                raise CyberdeskChainStepFailedError(
+                    f"Cyberdesk chain step {name!r} (run {run.id}) ended with status "
+                    f"{describe_failure(run)}",
+                    step=name,
+                    run_id=run.id,
+                    status=str(run.status),
+                    errors=run.error,
+                )
+            outputs[name] = run.output_data
+        return outputs

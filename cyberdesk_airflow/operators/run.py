@@ -1,0 +1,210 @@
+"""Run one Cyberdesk workflow as an Airflow task."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from cyberdesk_airflow._compat import Context, ObjectStoragePath, mask_secret
+from cyberdesk_airflow.exceptions import raise_for_run
+from cyberdesk_airflow.links import XCOM_ATTACHMENTS, push_run_link
+from cyberdesk_airflow.operators.attachments import download_attachments, list_attachments
+from cyberdesk_airflow.operators.base import CyberdeskWaitingOperator
+from cyberdesk_core import CyberdeskClient, FileInput, Run, derive_idempotency_key
+from cyberdesk_core.inputs import normalize_file_inputs
+
+
+def resolve_file_inputs(items: Sequence[Any] | None) -> list[FileInput] | None:
+    """Read ``ObjectStoragePath`` / URI entries; local paths, bytes and FileInput go to the core."""
+    if not items:
+        return None
+    local: list[Any] = []
+    for item in items:
+        if isinstance(item, ObjectStoragePath) or (isinstance(item, str) and "://" in item):
+            path = item if isinstance(item, ObjectStoragePath) else ObjectStoragePath(item)
+            local.append(FileInput.from_bytes(path.name, path.read_bytes()))
+        else:
+            local.append(item)
+    return normalize_file_inputs(local)
+
+
+def resolve_sensitive_inputs(
+    values: Mapping[str, Any] | None, variables: Mapping[str, str] | None
+) -> dict[str, Any] | None:
+    """Merge literal sensitive values with ones read from Airflow Variables, masking all of them."""
+    if not values and not variables:
+        return None
+    from airflow.sdk import Variable
+
+    resolved = dict(values or {})
+    for name, key in (variables or {}).items():
+        resolved[name] = Variable.get(key)
+    for value in resolved.values():
+        mask_secret(value)
+    return resolved
+
+
+class CyberdeskRunOperator(CyberdeskWaitingOperator):
+    """Create a Cyberdesk run, wait for it, and return its ``output_data``.
+
+    The run id, dashboard URL and session id are pushed to XCom (``run_id``, ``run_url``,
+    ``session_id``) as soon as the run exists. The return value is the run's ``output_data`` in
+    every waiting mode; attachment descriptions (and downloaded paths) go under the XCom key
+    ``cyberdesk_attachments``. With ``wait_for_completion=False`` the task returns None at once.
+
+    A retried or cleared task instance sends the same Idempotency-Key (from dag id, run id, task id
+    and map index), so it reattaches to the run an earlier try created while that run is active.
+    When that run already ended, the new try re-runs it with ``runs.retry`` (same run id, a key
+    per try number).
+
+    Secrets: ``sensitive_input_values`` is not a template field, so it is never rendered into the
+    task's rendered fields; prefer ``sensitive_input_variables`` to read secrets from Airflow
+    Variables (or a secrets backend) at execution time. Both are masked in logs and never pushed to
+    XCom or passed to the trigger.
+
+    :param workflow_id: Workflow to run (templated).
+    :param input_values: Workflow inputs; values may be ``{"$ref": ...}`` objects (templated).
+    :param sensitive_input_values: Secret inputs, never rendered nor stored by Airflow.
+    :param sensitive_input_variables: Secret inputs read from Airflow Variables:
+        ``{input_name: variable_key}`` (templated; only the keys are rendered).
+    :param file_inputs: Files for the machine: local paths, ``ObjectStoragePath`` or URIs, bytes,
+        ``(name, bytes)`` pairs or ``FileInput`` objects (templated).
+    :param machine_id: Run on this machine (templated).
+    :param pool_ids: Run on a machine in all these pools (templated).
+    :param session_id: Join this session (templated).
+    :param start_session: Start a session whose id is this run's id.
+    :param session_alias: Alias under which later session runs ``$ref`` this run's outputs
+        (templated).
+    :param release_session_after: Release the session when this run ends.
+    :param is_priority: Assign a machine before non-priority runs.
+    :param download_attachments_to: Folder (``ObjectStoragePath`` or URI) for the run's output
+        attachments after success (templated).
+    """
+
+    template_fields = (
+        "workflow_id",
+        "input_values",
+        "sensitive_input_variables",
+        "file_inputs",
+        "machine_id",
+        "pool_ids",
+        "session_id",
+        "session_alias",
+        "download_attachments_to",
+        "cyberdesk_conn_id",
+    )
+    template_fields_renderers = {"input_values": "json"}
+
+    def __init__(
+        self,
+        *,
+        workflow_id: str,
+        input_values: Mapping[str, Any] | None = None,
+        sensitive_input_values: Mapping[str, Any] | None = None,
+        sensitive_input_variables: Mapping[str, str] | None = None,
+        file_inputs: Sequence[Any] | None = None,
+        machine_id: str | None = None,
+        pool_ids: Sequence[str] | None = None,
+        session_id: str | None = None,
+        start_session: bool | None = None,
+        session_alias: str | None = None,
+        release_session_after: bool | None = None,
+        is_priority: bool | None = None,
+        download_attachments_to: ObjectStoragePath | str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.workflow_id = workflow_id
+        self.input_values = input_values
+        self.sensitive_input_values = sensitive_input_values
+        self.sensitive_input_variables = sensitive_input_variables
+        self.file_inputs = file_inputs
+        self.machine_id = machine_id
+        self.pool_ids = pool_ids
+        self.session_id = session_id
+        self.start_session = start_session
+        self.session_alias = session_alias
+        self.release_session_after = release_session_after
+        self.is_priority = is_priority
+        self.download_attachments_to = download_attachments_to
+
+    def _request(self) -> dict[str, Any]:
+        return {
+            "input_values": dict(self.input_values) if self.input_values else None,
+            "sensitive_input_values": resolve_sensitive_inputs(
+                self.sensitive_input_values, self.sensitive_input_variables
+            ),
+            "file_inputs": resolve_file_inputs(self.file_inputs),
+            "machine_id": self.machine_id,
+            "pool_ids": list(self.pool_ids) if self.pool_ids else None,
+            "is_priority": self.is_priority,
+            "release_session_after": self.release_session_after,
+        }
+
+    def execute(self, context: Context) -> Any:
+        """Create (or reattach to) the run, push its ids, then wait or defer."""
+        ti = context["ti"]
+        key = derive_idempotency_key(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, "run")
+        request = self._request()
+        with self.hook.get_client() as client:
+            run = client.runs.create(
+                self.workflow_id,
+                **request,
+                session_id=self.session_id,
+                start_session=self.start_session,
+                session_alias=self.session_alias,
+                idempotency_key=key,
+            )
+            if ti.try_number > 1:
+                run = self._reconcile_earlier_try(client, run, context, request)
+            url = client.run_url(run.id)
+        self._active_run_ids = [run.id]
+        push_run_link(context, run.id, url, run.session_id)
+        self.log.info("Cyberdesk run %s (%s): %s", run.id, run.status, url)
+        if not self.wait_for_completion:
+            return None
+        return self.wait_for_runs(context, [run], workflow_id=self.workflow_id)
+
+    def _reconcile_earlier_try(
+        self, client: CyberdeskClient, run: Run, context: Context, request: dict[str, Any]
+    ) -> Run:
+        """Reattach to an earlier try's active run, or re-run it when it already ended.
+
+        The create call replays the earlier try's response, which can be stale, so the run is
+        read again. A run created before this try started and already finished belongs to an
+        earlier try: this try runs it again (``runs.retry`` keeps the run id).
+        """
+        ti = context["ti"]
+        current = client.runs.get(run.id)
+        started = getattr(ti, "start_date", None)
+        if not current.is_terminal or (started is not None and current.created_at >= started):
+            if not current.is_terminal:
+                self.log.info("Reattached to Cyberdesk run %s from an earlier try", current.id)
+            return current
+        self.log.info(
+            "Cyberdesk run %s from an earlier try ended as %s; retrying it (try %s)",
+            current.id,
+            current.status,
+            ti.try_number,
+        )
+        retry_key = derive_idempotency_key(
+            ti.dag_id, ti.run_id, ti.task_id, ti.map_index, "retry", ti.try_number
+        )
+        return client.runs.retry(
+            current.id,
+            **request,
+            session_id=self.session_id,
+            idempotency_key=retry_key,
+        )
+
+    def complete(self, context: Context, runs: list[Run]) -> Any:
+        """Fail unless the run succeeded; fetch attachments; return ``output_data``."""
+        run = raise_for_run(runs[0])
+        if run.output_attachment_ids or self.download_attachments_to is not None:
+            with self.hook.get_client() as client:
+                attachments = list_attachments(client, run.id, "output")
+                described = download_attachments(
+                    client, attachments, self.download_attachments_to, self.log
+                )
+            context["ti"].xcom_push(key=XCOM_ATTACHMENTS, value=described)
+        return run.output_data
