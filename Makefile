@@ -2,10 +2,15 @@
 # Each engine is also tested at the oldest line pyproject declares (the *-oldest environments).
 ENVS := airflow prefect airflow-oldest prefect-oldest
 
-.PHONY: setup test lint typecheck test-airflow test-prefect test-oldest demo bench emulator lock clean
+.PHONY: setup setup-main test lint typecheck test-airflow test-prefect test-oldest demo bench emulator lock clean
 
 setup:
 	@for env in $(ENVS); do scripts/setup-env.sh $$env || exit 1; done
+
+# The newest-release environments only: enough for the demo, the benchmarks and the emulator.
+setup-main:
+	@scripts/setup-env.sh airflow
+	@scripts/setup-env.sh prefect
 
 lint: setup
 	.venvs/airflow/bin/ruff check .
@@ -14,6 +19,10 @@ lint: setup
 typecheck: setup
 	.venvs/airflow/bin/mypy cyberdesk_core cyberdesk_emulator cyberdesk_airflow
 	.venvs/prefect/bin/mypy cyberdesk_core cyberdesk_prefect
+	.venvs/airflow/bin/mypy example_dags/airflow scripts/demo/main.py scripts/demo/demo_procs.py \
+		scripts/demo/demo_progress.py scripts/demo/demo_summary.py scripts/demo/demo_events.py \
+		scripts/demo/airflow_pipeline.py
+	.venvs/prefect/bin/mypy example_dags/prefect scripts/demo/prefect_pipeline.py
 
 test-airflow: setup
 	scripts/run-tests.sh airflow tests/core tests/emulator tests/airflow tests/examples/airflow \
@@ -28,13 +37,13 @@ test-oldest: setup
 
 test: lint typecheck test-airflow test-prefect test-oldest
 
-demo: setup
+demo: setup-main
 	scripts/demo.sh
 
-bench: setup
+bench: setup-main
 	scripts/bench.sh
 
-emulator: setup
+emulator: setup-main
 	.venvs/airflow/bin/cyberdesk-emulator serve
 
 lock:

@@ -1,0 +1,73 @@
+"""``scripts/demo.sh`` leaves nothing running when interrupted with Ctrl-C (SIGINT to its group)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import psutil
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+MARKER = "CYBERDESK_DEMO_TEST_MARKER"
+
+
+def marked_processes(token: str) -> list[psutil.Process]:
+    """Processes whose environment carries the marker (every descendant of the demo inherits it)."""
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get(MARKER) == token:
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
+def wait_for(predicate: object, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not (ROOT / ".venvs" / "prefect" / "bin" / "python").exists(), reason="needs both venvs"
+)
+def test_ctrl_c_stops_every_process(tmp_path: Path) -> None:
+    token = uuid.uuid4().hex
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "CYBERDESK_"))}
+    env.update({MARKER: token, "CYBERDESK_DEMO_WORKDIR": str(tmp_path / "demo")})
+    demo = subprocess.Popen(
+        [str(ROOT / "scripts" / "demo.sh")],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        # Interrupt once the emulator and both engine runners (with their children) are up.
+        started = wait_for(lambda: len(marked_processes(token)) >= 5, timeout=60)
+        time.sleep(3)
+        before = len(marked_processes(token))
+        os.killpg(demo.pid, signal.SIGINT)
+        output, _ = demo.communicate(timeout=60)
+    finally:
+        if demo.poll() is None:
+            os.killpg(demo.pid, signal.SIGKILL)
+            demo.wait()
+    assert started, output.decode(errors="replace")
+    assert before >= 5
+    assert demo.returncode == 130, output.decode(errors="replace")
+    assert b"interrupted" in output
+    assert wait_for(lambda: not marked_processes(token), timeout=10), [
+        p.cmdline() for p in marked_processes(token)
+    ]
