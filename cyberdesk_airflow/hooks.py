@@ -14,6 +14,8 @@ from cyberdesk_core import (
     ConfigurationError,
     CyberdeskClient,
     CyberdeskError,
+    acancel_active_runs,
+    cancel_active_runs,
 )
 
 #: Base URL used when the connection has no host (Cyberdesk Cloud).
@@ -141,35 +143,23 @@ class CyberdeskHook(BaseHook):
         """Cancel the runs that have not ended yet; best effort, returns the cancelled ids.
 
         A run is read first because cancelling is a status update that would also relabel a run
-        that already finished.
+        that already finished; a run that cannot be cancelled is logged and skipped.
         """
-        cancelled: list[str] = []
         with self.get_client() as client:
-            for run_id in run_ids:
-                try:
-                    if client.runs.get(run_id).is_terminal:
-                        continue
-                    client.runs.cancel(run_id)
-                    cancelled.append(run_id)
-                    self.log.info("Cancelled Cyberdesk run %s", run_id)
-                except CyberdeskError as exc:
-                    self.log.warning("Could not cancel Cyberdesk run %s: %s", run_id, exc)
+            cancelled = cancel_active_runs(client, run_ids, logger=self.log)
+        self._log_cancelled(cancelled)
         return cancelled
 
     async def acancel_runs(self, run_ids: Sequence[str]) -> list[str]:
         """Async :meth:`cancel_runs` for triggers (connection looked up asynchronously)."""
-        cancelled: list[str] = []
         async with await self.get_async_client() as client:
-            for run_id in run_ids:
-                try:
-                    if (await client.runs.get(run_id)).is_terminal:
-                        continue
-                    await client.runs.cancel(run_id)
-                    cancelled.append(run_id)
-                    self.log.info("Cancelled Cyberdesk run %s", run_id)
-                except CyberdeskError as exc:
-                    self.log.warning("Could not cancel Cyberdesk run %s: %s", run_id, exc)
+            cancelled = await acancel_active_runs(client, run_ids, logger=self.log)
+        self._log_cancelled(cancelled)
         return cancelled
+
+    def _log_cancelled(self, run_ids: list[str]) -> None:
+        for run_id in run_ids:
+            self.log.info("Cancelled Cyberdesk run %s", run_id)
 
     def test_connection(self) -> tuple[bool, str]:
         """Make one cheap authenticated call (list one run, base fields only)."""

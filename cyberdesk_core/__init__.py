@@ -12,6 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from cyberdesk_core.aclient import AsyncCyberdeskClient
+    from cyberdesk_core.cancelling import (
+        CancelOutcome,
+        acancel_active_runs,
+        acancel_if_active,
+        cancel_active_runs,
+        cancel_if_active,
+    )
     from cyberdesk_core.client import CyberdeskClient
     from cyberdesk_core.errors import (
         APIConnectionError,
@@ -76,6 +83,7 @@ _LAZY: dict[str, str] = {
     "BadRequestError": "cyberdesk_core.errors",
     "BulkCreateResult": "cyberdesk_core.models",
     "BulkSummary": "cyberdesk_core.summaries",
+    "CancelOutcome": "cyberdesk_core.cancelling",
     "ChainResult": "cyberdesk_core.models",
     "ChainStep": "cyberdesk_core.models",
     "ConfigurationError": "cyberdesk_core.errors",
@@ -110,7 +118,11 @@ _LAZY: dict[str, str] = {
     "TERMINAL_STATUSES": "cyberdesk_core.models",
     "ValidationError": "cyberdesk_core.errors",
     "Workflow": "cyberdesk_core.models",
+    "acancel_active_runs": "cyberdesk_core.cancelling",
+    "acancel_if_active": "cyberdesk_core.cancelling",
     "await_run": "cyberdesk_core.waiting",
+    "cancel_active_runs": "cyberdesk_core.cancelling",
+    "cancel_if_active": "cyberdesk_core.cancelling",
     "derive_idempotency_key": "cyberdesk_core.idempotency",
     "describe_run": "cyberdesk_core.summaries",
     "is_transient": "cyberdesk_core.errors",
@@ -134,6 +146,7 @@ __all__ = [
     "BadRequestError",
     "BulkCreateResult",
     "BulkSummary",
+    "CancelOutcome",
     "ChainResult",
     "ChainStep",
     "ConfigurationError",
@@ -167,7 +180,11 @@ __all__ = [
     "ValidationError",
     "Workflow",
     "__version__",
+    "acancel_active_runs",
+    "acancel_if_active",
     "await_run",
+    "cancel_active_runs",
+    "cancel_if_active",
     "derive_idempotency_key",
     "describe_run",
     "is_transient",

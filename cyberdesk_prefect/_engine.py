@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from cyberdesk_core import raise_for_run_status
+from cyberdesk_core import acancel_active_runs, cancel_active_runs, raise_for_run_status
 from cyberdesk_core.inputs import normalize_file_inputs, validate_timeouts
 from cyberdesk_core.waiting import await_run, wait_for_run
 from cyberdesk_prefect._downloads import (
@@ -177,7 +177,7 @@ def create_run(
         return run
     except BaseException:
         if cancel_on_abandon and not run.status.is_terminal:
-            _cancel_quietly(client, run.id)
+            cancel_abandoned(client, [run.id])
         raise
 
 
@@ -210,7 +210,7 @@ async def acreate_run(
         return run
     except BaseException:
         if cancel_on_abandon and not run.status.is_terminal:
-            await _acancel_quietly(client, run.id)
+            await acancel_abandoned(client, [run.id])
         raise
 
 
@@ -223,25 +223,33 @@ def _log_reexecution(run: Run) -> None:
 # --------------------------------------------------------------------------- wait
 
 
-def _cancel_quietly(client: CyberdeskClient, run_id: str) -> None:
-    try:
-        client.runs.cancel(run_id)
-        get_logger().warning("Cancelled Cyberdesk run %s because its wait was abandoned.", run_id)
-    except Exception as exc:  # best effort while another exception is propagating
-        get_logger().warning("Could not cancel Cyberdesk run %s: %s", run_id, exc)
+def cancel_abandoned(client: CyberdeskClient, run_ids: Sequence[str]) -> None:
+    """Best effort: cancel those of `run_ids` still active because their wait ended early."""
+    _log_abandoned(cancel_active_runs(client, run_ids, logger=get_logger()))
 
 
-async def _acancel_quietly(client: AsyncCyberdeskClient, run_id: str) -> None:
+async def acancel_abandoned(
+    client: AsyncCyberdeskClient,
+    run_ids: Sequence[str],
+    *,
+    grace_seconds: float = _CANCEL_GRACE_SECONDS,
+) -> None:
+    """Async `cancel_abandoned`, shielded and bounded by `grace_seconds`."""
     # Shielded: the surrounding scope may already be cancelled (task timeout, flow cancel),
-    # and an unshielded await would be cancelled again before the request is sent.
-    with anyio.CancelScope(shield=True), anyio.move_on_after(_CANCEL_GRACE_SECONDS):
-        try:
-            await client.runs.cancel(run_id)
-            get_logger().warning(
-                "Cancelled Cyberdesk run %s because its wait was abandoned.", run_id
-            )
-        except Exception as exc:
-            get_logger().warning("Could not cancel Cyberdesk run %s: %s", run_id, exc)
+    # and an unshielded await would be cancelled again before the requests are sent.
+    with anyio.CancelScope(shield=True), anyio.move_on_after(grace_seconds):
+        _log_abandoned(await acancel_active_runs(client, run_ids, logger=get_logger()))
+
+
+def _log_abandoned(cancelled: list[str]) -> None:
+    if len(cancelled) == 1:
+        get_logger().warning(
+            "Cancelled Cyberdesk run %s because its wait was abandoned.", cancelled[0]
+        )
+    elif cancelled:
+        get_logger().warning(
+            "Cancelled %d Cyberdesk runs because their wait was abandoned.", len(cancelled)
+        )
 
 
 def wait_run(
@@ -271,7 +279,7 @@ def wait_run(
         return run
     finally:
         if not ended and settings.cancel_on_abandon:
-            _cancel_quietly(client, run_id)
+            cancel_abandoned(client, [run_id])
 
 
 async def await_run_end(
@@ -301,7 +309,7 @@ async def await_run_end(
         return run
     finally:
         if not ended and settings.cancel_on_abandon:
-            await _acancel_quietly(client, run_id)
+            await acancel_abandoned(client, [run_id])
 
 
 # --------------------------------------------------------------------------- finish

@@ -16,10 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import anyio
-
 from cyberdesk_core.waiting import RunWatcher
-from cyberdesk_prefect._engine import WaitSettings
+from cyberdesk_prefect._engine import WaitSettings, acancel_abandoned
 from cyberdesk_prefect.observability import RunReporter, get_logger
 
 if TYPE_CHECKING:
@@ -27,6 +25,7 @@ if TYPE_CHECKING:
     from cyberdesk_prefect.credentials import CyberdeskCredentials
 
 T = TypeVar("T")
+# Cancelling many runs (16 at a time) may need longer than the single-run grace period.
 _CANCEL_GRACE_SECONDS = 15.0
 _PROGRESS_LOG_EVERY = 5.0
 
@@ -120,33 +119,7 @@ async def await_many(
     finally:
         if not finished and settings.cancel_on_abandon:
             pending = [ref.run_id for ref in refs if ref.run_id not in ended]
-            await _cancel_many(client, pending)
-
-
-async def _cancel_many(client: AsyncCyberdeskClient, run_ids: list[str]) -> None:
-    if not run_ids:
-        return
-    with anyio.CancelScope(shield=True), anyio.move_on_after(_CANCEL_GRACE_SECONDS):
-        limiter = anyio.Semaphore(16)
-        cancelled = 0
-
-        async def cancel_one(run_id: str) -> None:
-            nonlocal cancelled
-            async with limiter:
-                try:
-                    run = await client.runs.get(run_id)
-                    if not run.status.is_terminal:
-                        await client.runs.cancel(run_id)
-                        cancelled += 1
-                except Exception as exc:
-                    get_logger().warning("Could not cancel Cyberdesk run %s: %s", run_id, exc)
-
-        async with anyio.create_task_group() as group:
-            for run_id in run_ids:
-                group.start_soon(cancel_one, run_id)
-        get_logger().warning(
-            "Cancelled %d Cyberdesk run(s) because their wait was abandoned.", cancelled
-        )
+            await acancel_abandoned(client, pending, grace_seconds=_CANCEL_GRACE_SECONDS)
 
 
 def run_coroutine(coro: Coroutine[Any, Any, T]) -> T:

@@ -132,24 +132,16 @@ def cancel_recorded_runs(
     """
     from prefect.logging.loggers import flow_run_logger
 
+    from cyberdesk_core import cancel_active_runs
+
     logger = flow_run_logger(flow_run=flow_run, flow=flow)
     run_ids = recorded_run_ids(flow_run.labels)
     if not run_ids:
         return []
-    cancelled: list[str] = []
     with _client_for(flow_run, credentials) as client:
-        for run_id in run_ids:
-            try:
-                run = client.runs.get(run_id)
-                if run.status.is_terminal:
-                    continue
-                client.runs.cancel(run_id)
-                cancelled.append(run_id)
-                logger.info(
-                    "Cancelled Cyberdesk run %s because the flow run was cancelled.", run_id
-                )
-            except Exception as exc:  # keep going: one failure must not spare the other runs
-                logger.warning("Could not cancel Cyberdesk run %s: %s", run_id, exc)
+        cancelled = cancel_active_runs(client, run_ids, logger=logger)
+    for run_id in cancelled:
+        logger.info("Cancelled Cyberdesk run %s because the flow run was cancelled.", run_id)
     return cancelled
 
 

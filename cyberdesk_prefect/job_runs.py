@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from prefect.blocks.abstract import JobRun
 from prefect.filesystems import WritableFileSystem
 
+from cyberdesk_core import acancel_if_active, cancel_if_active
 from cyberdesk_prefect._downloads import adownload_attachments, download_attachments
 from cyberdesk_prefect._engine import (
     FinishSettings,
@@ -116,18 +117,12 @@ class CyberdeskRun(JobRun[CyberdeskRunResult]):
     def cancel(self) -> CyberdeskRunResult:
         """Cancel the run if it has not ended."""
         with self.workflow.credentials.get_client() as client:
-            run = client.runs.get(self.run_id)
-            if not run.status.is_terminal:
-                run = client.runs.cancel(self.run_id)
-            return result_of(client, run)
+            return result_of(client, cancel_if_active(client, self.run_id).run)
 
     async def acancel(self) -> CyberdeskRunResult:
         """Async form of `cancel`."""
         async with self.workflow.credentials.get_async_client() as client:
-            run = await client.runs.get(self.run_id)
-            if not run.status.is_terminal:
-                run = await client.runs.cancel(self.run_id)
-            return result_of(client, run)
+            return result_of(client, (await acancel_if_active(client, self.run_id)).run)
 
     def download_attachments(
         self,

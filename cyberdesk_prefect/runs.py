@@ -7,11 +7,12 @@ parameters. Nothing here is cached (`NO_CACHE`): each call reads or changes live
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from cyberdesk_core import acancel_if_active, cancel_if_active
 from cyberdesk_prefect._engine import RunOptions, acreate_run, create_run, result_of
 from cyberdesk_prefect._idempotency import task_idempotency_key
 from cyberdesk_prefect._secrets import (
@@ -23,6 +24,9 @@ from cyberdesk_prefect.cancellation import arecord_runs, record_runs
 from cyberdesk_prefect.credentials import CyberdeskCredentials
 from cyberdesk_prefect.observability import RunReporter, get_logger
 from cyberdesk_prefect.results import CyberdeskRunResult
+
+if TYPE_CHECKING:
+    from cyberdesk_core import CancelOutcome, Run
 
 
 def build_options(
@@ -189,13 +193,7 @@ def cancel_cyberdesk_run(credentials: CyberdeskCredentials, run_id: str) -> Cybe
         The run after the call (`cancelled`, or its earlier terminal status).
     """
     with credentials.get_client() as client:
-        run = client.runs.get(run_id)
-        if not run.status.is_terminal:
-            run = client.runs.cancel(run_id)
-            get_logger().info("Cancelled Cyberdesk run %s.", run_id)
-        else:
-            get_logger().info("Cyberdesk run %s had already ended as %s.", run_id, run.status)
-        return result_of(client, run)
+        return result_of(client, _logged(cancel_if_active(client, run_id)))
 
 
 @task(name="Cancel Cyberdesk run", cache_policy=NO_CACHE)
@@ -204,13 +202,18 @@ async def acancel_cyberdesk_run(
 ) -> CyberdeskRunResult:
     """Async form of `cancel_cyberdesk_run`."""
     async with credentials.get_async_client() as client:
-        run = await client.runs.get(run_id)
-        if not run.status.is_terminal:
-            run = await client.runs.cancel(run_id)
-            get_logger().info("Cancelled Cyberdesk run %s.", run_id)
-        else:
-            get_logger().info("Cyberdesk run %s had already ended as %s.", run_id, run.status)
-        return result_of(client, run)
+        return result_of(client, _logged(await acancel_if_active(client, run_id)))
+
+
+def _logged(outcome: CancelOutcome) -> Run:
+    """Log what a cancel task did; the run as it stands."""
+    if outcome.cancelled:
+        get_logger().info("Cancelled Cyberdesk run %s.", outcome.run.id)
+    else:
+        get_logger().info(
+            "Cyberdesk run %s had already ended as %s.", outcome.run.id, outcome.run.status
+        )
+    return outcome.run
 
 
 def _retry_kwargs(
