@@ -23,6 +23,7 @@ from cyberdesk_core._request import (
 from cyberdesk_core.errors import ConfigurationError
 from cyberdesk_core.inputs import (
     normalize_file_inputs,
+    referenced_aliases,
     validate_input_values,
     validate_sensitive_values,
 )
@@ -78,7 +79,13 @@ def _ids(values: Sequence[str] | None, field: str) -> list[str] | None:
         return None
     if isinstance(values, str):
         raise ConfigurationError(f"{field} must be a list of ids, not a single string.")
-    return [str(v) for v in values]
+    ids = [str(v) for v in values]
+    if not ids:
+        # An empty list would silently drop the placement constraint the caller meant to set.
+        raise ConfigurationError(
+            f"{field} is empty: pass at least one id, or leave {field} out (None) to allow any."
+        )
+    return ids
 
 
 class BulkCreateOptions(TypedDict, total=False):
@@ -296,6 +303,26 @@ def _step(step: ChainStep | Mapping[str, Any], index: int) -> ChainStep:
     return parsed
 
 
+def _check_chain_refs(steps: Sequence[ChainStep]) -> None:
+    """In a new session a step may only `$ref` the aliases of earlier steps.
+
+    Otherwise the chain would be created and its step would fail remotely once it starts.
+    (Joining an existing session, a ref may name a run made before the chain: not checked.)
+    """
+    earlier: list[str] = []
+    for index, step in enumerate(steps):
+        for alias in referenced_aliases(step.inputs):
+            if alias not in earlier:
+                known = ", ".join(repr(a) for a in earlier) or "none"
+                raise ConfigurationError(
+                    f"steps[{index}].inputs: $ref names step alias {alias!r}, but no earlier step "
+                    f"has session_alias={alias!r} (earlier aliases: {known}). Fix the alias or "
+                    "set session_alias on the step that produces the value."
+                )
+        if step.session_alias:
+            earlier.append(step.session_alias)
+
+
 def chain_runs(
     steps: Sequence[ChainStep | Mapping[str, Any]], **options: Unpack[ChainOptions]
 ) -> Call[ChainResult]:
@@ -303,7 +330,10 @@ def chain_runs(
     checked = checked_options(options, ChainOptions, "runs.chain")
     if isinstance(steps, str | bytes) or not steps:
         raise ConfigurationError("steps must be a non-empty list of ChainStep (or mappings).")
-    body = {"steps": [_step(step, i) for i, step in enumerate(steps)], **_body(checked)}
+    parsed = [_step(step, i) for i, step in enumerate(steps)]
+    if checked.get("session_id") is None:
+        _check_chain_refs(parsed)
+    body = {"steps": parsed, **_body(checked)}
     spec = RequestSpec(
         "POST", "/v1/runs/chain", json=body, idempotency_key=options.get("idempotency_key")
     )

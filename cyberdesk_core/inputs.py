@@ -20,6 +20,7 @@ __all__ = [
     "REF_PATTERN",
     "FileInputLike",
     "normalize_file_inputs",
+    "referenced_aliases",
     "validate_input_values",
     "validate_sensitive_values",
     "validate_timeouts",
@@ -114,6 +115,20 @@ def _check_refs(value: Any, where: str) -> None:
     elif isinstance(value, list | tuple):
         for i, item in enumerate(value):
             _check_refs(item, f"{where}[{i}]")
+
+
+def referenced_aliases(value: Any) -> list[str]:
+    """Session aliases named by the `$ref`s inside `value` (`"a.outputs.x"` -> `"a"`), in order."""
+    if isinstance(value, RefValue):
+        return [value.ref.split(".", 1)[0]]
+    if isinstance(value, Mapping):
+        ref = value.get("$ref")
+        if isinstance(ref, str) and len(value) == 1:
+            return [ref.split(".", 1)[0]]
+        return [alias for item in value.values() for alias in referenced_aliases(item)]
+    if isinstance(value, list | tuple):
+        return [alias for item in value for alias in referenced_aliases(item)]
+    return []
 
 
 def _check_serialisable(value: Any, field: str) -> None:

@@ -110,13 +110,16 @@ class FailPolicy(str, Enum):
     NEVER = "never"
 
     @classmethod
-    def parse(cls, value: FailPolicy | str) -> FailPolicy:
-        """Accept the enum or its string value; unknown values raise ConfigurationError."""
+    def parse(cls, value: FailPolicy | str, field: str = "fail_policy") -> FailPolicy:
+        """Accept the enum or its string value; unknown values raise ConfigurationError.
+
+        `field` is the caller's parameter name, so the message names what the user wrote.
+        """
         try:
             return cls(value)
         except ValueError:
             raise ConfigurationError(
-                f"fail_policy must be one of 'any', 'all', 'never', got {value!r}."
+                f"{field} must be one of 'any', 'all', 'never', got {value!r}."
             ) from None
 
     def check(self, summary: BulkSummary) -> BulkSummary:

@@ -1,8 +1,10 @@
 """`RunWatcher`: many concurrent waiters in one event loop share one polling task.
 
 Each tick it reads lone runs with GET and groups of runs of the same workflow (or session)
-with paged `runs.list(..., fields=["ended_at"], limit=1000)` calls, then fetches the full run
-only for runs seen terminal. Finished runs leave the watch list and are never polled again.
+with paged `runs.list(..., fields=LIST_FIELDS, limit=1000)` calls; a run listed as finished is
+handed to its waiters as listed (every field but `run_message_history`; read that with
+`runs.get` when needed). Finished runs leave the watch list and are never polled again. Ticks
+start one interval apart, however long a tick takes.
 """
 
 from __future__ import annotations
@@ -37,7 +39,29 @@ __all__ = ["RunWatcher", "StatusCallback"]
 
 logger = logging.getLogger("cyberdesk_core")
 
-LIST_FIELDS = ("ended_at",)
+# Every optional run field except `run_message_history` (the one that makes runs heavy): a run
+# seen finished in a list scan is complete enough to hand to its waiters without a GET.
+LIST_FIELDS = (
+    "ended_at",
+    "started_at",
+    "error",
+    "output_data",
+    "output_attachment_ids",
+    "input_attachment_ids",
+    "input_values",
+    "session_id",
+    "session_alias",
+    "release_session_after",
+    "post_run_checks",
+    "usage_metadata",
+    "pool_ids",
+    "is_priority",
+    "main_prompt",
+    "model_metadata",
+    "sensitive_input_aliases",
+    "organization_id",
+    "user_id",
+)
 
 _SHARED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, RunWatcher]] = (
     weakref.WeakKeyDictionary()
@@ -73,6 +97,9 @@ class RunWatcher(AsyncClosing):
         self._grace = not_found_grace
         self._max_concurrency = max_concurrency
         self._page_size = page_size
+        # Many small groups are first looked for in one list of all recent runs; switched off
+        # for good once that list holds too many unrelated runs to pay off (a busy organization).
+        self._org_scan = True
         self._clock = clock or utcnow
         self._sleep = sleep or asyncio.sleep
         self._owns_client = owns_client
@@ -194,6 +221,7 @@ class RunWatcher(AsyncClosing):
     async def _loop(self) -> None:
         try:
             while self._runs:
+                started = self._clock()
                 try:
                     await self._tick()
                 except Exception as exc:
@@ -202,7 +230,8 @@ class RunWatcher(AsyncClosing):
                         self._fail(tracked, exc)
                 if not self._runs:
                     break
-                await self._pause(self._next_delay())
+                took = (self._clock() - started).total_seconds()
+                await self._pause(max(0.0, self._next_delay() - took))
         finally:
             if not self._runs and self._shared_key is not None and not self._closed:
                 self._closed = True
@@ -255,11 +284,12 @@ class RunWatcher(AsyncClosing):
                 to_get.append(tracked)
             else:
                 groups.setdefault(key, []).append(tracked)
-        for key, members in groups.items():
-            if len(members) < 2:
-                to_get.extend(members)
-            else:
-                to_get.extend(await self._scan_group(key, members))
+        multi = {key: members for key, members in groups.items() if len(members) >= 2}
+        to_get.extend(t for members in groups.values() if len(members) < 2 for t in members)
+        if len(multi) >= 2 and self._org_scan:
+            multi = await self._scan_organization(multi)
+        for key, members in multi.items():
+            to_get.extend(await self._scan_group(key, members))
         semaphore = asyncio.Semaphore(self._max_concurrency)
 
         async def bounded(tracked: Tracked) -> None:
@@ -282,21 +312,60 @@ class RunWatcher(AsyncClosing):
                         )
                     self._drop_waiter(tracked, waiter)
 
+    async def _scan_organization(
+        self, groups: dict[tuple[str, str], list[Tracked]]
+    ) -> dict[tuple[str, str], list[Tracked]]:
+        """One unfiltered list for several groups; returns the groups still to scan."""
+        members = [t for group in groups.values() for t in group]
+        # Worth it only while it needs fewer pages than the one list per group it replaces.
+        result = await self._scan(None, members, max_pages=len(groups) - 1)
+        if result is None:
+            # Refused listing: the groups list themselves; an outage: nothing more this tick.
+            return {} if self._org_scan else groups
+        found, exhausted = result
+        if not exhausted:
+            self._org_scan = False
+        left: dict[tuple[str, str], list[Tracked]] = {}
+        for key, group in groups.items():
+            missing = [t for t in group if t.run_id not in found]
+            await self._apply(group, found)
+            if missing:
+                left[key] = missing
+        return left
+
     async def _scan_group(self, key: tuple[str, str], members: list[Tracked]) -> list[Tracked]:
-        """List the group's runs; returns the members that need a full GET this tick."""
-        wanted = {t.run_id: t for t in members}
+        """List the group's runs and resolve the finished ones; returns the members to GET."""
+        # Listing only pays off while it needs fewer requests than one GET per run; runs not
+        # found within that budget (old runs in a busy workflow) are read with GET instead.
+        result = await self._scan(key, members, max_pages=max(1, len(members) // 2))
+        if result is None:
+            return []
+        found, _ = result
+        missing = [t for t in members if t.run_id not in found]
+        for tracked in missing:
+            tracked.get_only = True
+        await self._apply(members, found)
+        return missing
+
+    async def _scan(
+        self, key: tuple[str, str] | None, members: list[Tracked], *, max_pages: int
+    ) -> tuple[dict[str, Run], bool] | None:
+        """List runs created since the oldest member (filtered by `key`, or all when None).
+
+        Returns the members found and whether the listing was read to its end, or None when
+        the members cannot be listed this tick (they are then failed, retried or switched to
+        GET here).
+        """
+        wanted = {t.run_id for t in members}
         since = min(t.created_at for t in members if t.created_at is not None) - self._skew
         found: dict[str, Run] = {}
         skip: int | None = 0
-        # Listing only pays off while it needs fewer requests than one GET per run; runs not
-        # found within that budget (old runs in a busy workflow) are read with GET instead.
-        pages_left = max(1, len(wanted) // 2)
-        while skip is not None and pages_left > 0 and len(found) < len(wanted):
-            pages_left -= 1
+        while skip is not None and max_pages > 0 and len(found) < len(wanted):
+            max_pages -= 1
             try:
                 page = await self.client.runs.list(
-                    workflow_id=key[1] if key[0] == "workflow_id" else None,
-                    session_id=key[1] if key[0] == "session_id" else None,
+                    workflow_id=key[1] if key and key[0] == "workflow_id" else None,
+                    session_id=key[1] if key and key[0] == "session_id" else None,
                     created_at_from=since,
                     fields=list(LIST_FIELDS),
                     sort_mode="created_at_desc",
@@ -304,32 +373,37 @@ class RunWatcher(AsyncClosing):
                     limit=self._page_size,
                 )
             except (ValidationError, BadRequestError) as exc:
-                logger.warning("Listing runs for %s=%s failed (%s); using GETs.", *key, exc)
+                what = f"{key[0]}={key[1]}" if key else "recent runs"
+                logger.warning("Listing %s failed (%s); not listing them again.", what, exc)
+                if key is None:
+                    self._org_scan = False
+                    return None
                 for tracked in members:
                     tracked.get_only = True
-                return members
+                return {}, False
             except CyberdeskError as exc:
                 if not is_permanent(exc, seen=True, waited=0.0, grace=0.0):
-                    logger.warning("Listing runs for %s=%s failed, will retry: %s", *key, exc)
+                    logger.warning("Listing runs failed, will retry: %s", exc)
                     self._troubled = True
-                    return []
+                    return None
                 for tracked in members:
                     self._fail(tracked, exc)
-                return []
+                return None
             found.update((run.id, run) for run in page.items if run.id in wanted)
             skip = next_skip(page, skip)
-        need_get: list[Tracked] = []
-        for run_id, tracked in wanted.items():
-            partial = found.get(run_id)
-            if partial is None:
-                tracked.get_only = True
-                need_get.append(tracked)
-            elif partial.status.is_terminal:
-                need_get.append(tracked)
-            else:
-                tracked.seen = True
-                await self._observe(tracked, partial)
-        return need_get
+        return found, skip is None or len(found) == len(wanted)
+
+    async def _apply(self, members: list[Tracked], found: dict[str, Run]) -> None:
+        """Record what a list showed; finished runs go to their waiters as listed."""
+        for tracked in members:
+            listed = found.get(tracked.run_id)
+            if listed is None or tracked.run_id not in self._runs:
+                continue
+            tracked.seen = True
+            await self._observe(tracked, listed)
+            if listed.status.is_terminal:
+                # One GET per finished run would cost as many requests as the runs themselves.
+                self._resolve(tracked, listed)
 
     async def _read(self, tracked: Tracked) -> None:
         try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -19,46 +19,59 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z")
 
 
+def _copy(value: Any) -> Any:
+    return list(value) if value is not None else None
+
+
+# One getter per ``RunResponse`` field, in wire order: a projection computes only its fields.
+_RUN_FIELDS: dict[str, Callable[[Run], Any]] = {
+    "id": lambda r: r.id,
+    "workflow_id": lambda r: r.workflow_id,
+    "machine_id": lambda r: r.machine_id,
+    "status": lambda r: r.status.value,
+    "created_at": lambda r: iso(r.created_at),
+    "user_id": lambda r: None,
+    "organization_id": lambda r: r.org_id,
+    "is_priority": lambda r: r.is_priority,
+    "error": lambda r: _copy(r.error),
+    "output_data": lambda r: r.output_data,
+    "input_attachment_ids": lambda r: list(r.input_attachment_ids),
+    "output_attachment_ids": lambda r: list(r.output_attachment_ids),
+    "run_message_history": lambda r: r.run_message_history,
+    "input_values": lambda r: r.input_values,
+    "main_prompt": lambda r: r.main_prompt,
+    "model_metadata": lambda r: r.model_metadata,
+    "pool_ids": lambda r: _copy(r.pool_ids),
+    "sensitive_input_aliases": lambda r: (
+        dict(r.sensitive_input_aliases) if r.sensitive_input_aliases is not None else None
+    ),
+    "usage_metadata": lambda r: r.usage_metadata,
+    "post_run_checks": lambda r: r.post_run_checks,
+    "session_id": lambda r: r.session_id,
+    "session_alias": lambda r: r.session_alias,
+    "release_session_after": lambda r: r.release_session_after,
+    "started_at": lambda r: iso(r.started_at),
+    "ended_at": lambda r: iso(r.ended_at),
+}
+
+
 def run_wire(run: Run) -> dict[str, Any]:
     """Full ``RunResponse`` object."""
-    return {
-        "id": run.id,
-        "workflow_id": run.workflow_id,
-        "machine_id": run.machine_id,
-        "status": run.status.value,
-        "created_at": iso(run.created_at),
-        "user_id": None,
-        "organization_id": run.org_id,
-        "is_priority": run.is_priority,
-        "error": list(run.error) if run.error is not None else None,
-        "output_data": run.output_data,
-        "input_attachment_ids": list(run.input_attachment_ids),
-        "output_attachment_ids": list(run.output_attachment_ids),
-        "run_message_history": run.run_message_history,
-        "input_values": run.input_values,
-        "main_prompt": run.main_prompt,
-        "model_metadata": run.model_metadata,
-        "pool_ids": list(run.pool_ids) if run.pool_ids is not None else None,
-        "sensitive_input_aliases": dict(run.sensitive_input_aliases)
-        if run.sensitive_input_aliases is not None
-        else None,
-        "usage_metadata": run.usage_metadata,
-        "post_run_checks": run.post_run_checks,
-        "session_id": run.session_id,
-        "session_alias": run.session_alias,
-        "release_session_after": run.release_session_after,
-        "started_at": iso(run.started_at),
-        "ended_at": iso(run.ended_at),
-    }
+    return {key: get(run) for key, get in _RUN_FIELDS.items()}
+
+
+def run_projector(fields: Iterable[str] | None) -> Callable[[Run], dict[str, Any]]:
+    """Serialiser of run objects restricted to the base fields plus ``fields`` (all if None)."""
+    if fields is None:
+        return run_wire
+    keep = set(BASE_RUN_FIELDS) | set(fields)
+    getters = [(key, get) for key, get in _RUN_FIELDS.items() if key in keep]
+    return lambda run: {key: get(run) for key, get in getters}
 
 
 def project_run(run: Run, fields: Iterable[str] | None) -> dict[str, Any]:
     """Run object restricted to the base fields plus ``fields`` (all fields when None)."""
-    full = run_wire(run)
-    if fields is None:
-        return full
-    keep = set(BASE_RUN_FIELDS) | set(fields)
-    return {k: v for k, v in full.items() if k in keep}
+    return run_projector(fields)(run)
 
 
 def pool_wire(pool: Pool) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from cyberdesk_emulator.schemas import (
     RunUpdate,
 )
 from cyberdesk_emulator.state import Run
-from cyberdesk_emulator.wire import machine_wire, pool_wire, project_run, run_wire, workflow_wire
+from cyberdesk_emulator.wire import machine_wire, pool_wire, run_projector, run_wire, workflow_wire
 
 from .common import (
     API_ERRORS,
@@ -138,10 +138,10 @@ async def list_runs(
     names = include_names(include)
     out = Included()
     _side_load(emu, window, names, out)
-    projection = [f.value for f in fields] if fields else None
+    serialise = run_projector([f.value for f in fields] if fields else None)
     return json_response(
         {
-            "items": [project_run(r, projection) for r in window],
+            "items": [serialise(r) for r in window],
             "total": len(selected),
             "skip": skip,
             "limit": limit,

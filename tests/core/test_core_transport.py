@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
@@ -26,7 +27,12 @@ from cyberdesk_core import (
     ValidationError,
 )
 from cyberdesk_core._request import RequestSpec
-from cyberdesk_core.transport import DEFAULT_BASE_URL, backoff_delay, retry_delay
+from cyberdesk_core.transport import (
+    DEFAULT_BASE_URL,
+    backoff_delay,
+    default_ssl_context,
+    retry_delay,
+)
 
 GET = RequestSpec("GET", "/v1/runs/x")
 
@@ -318,3 +324,16 @@ def test_auth_header_uses_key(api: FakeAPI, client: CyberdeskClient) -> None:
     api.queue("GET", "/v1/health", {"status": "ok"})
     client.health()
     assert api.last.headers["authorization"] == f"Bearer {API_KEY}"
+
+
+def test_clients_share_one_tls_context() -> None:
+    # Loading the CA bundle per client costs ~20 ms of CPU and ~1 MiB; a triggerer or a Prefect
+    # worker builds one client per wait, so every client of the process reuses one context.
+    clients = [
+        CyberdeskClient("k", base_url="https://api.example.test"),
+        AsyncCyberdeskClient("k", base_url="https://api.example.test"),
+    ]
+    contexts = [c._transport.http._transport._pool._ssl_context for c in clients]  # type: ignore[attr-defined]
+    assert contexts[0] is contexts[1] is default_ssl_context()
+    assert default_ssl_context().verify_mode is ssl.CERT_REQUIRED
+    clients[0].close()

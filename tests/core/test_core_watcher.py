@@ -178,13 +178,16 @@ async def test_fifty_runs_of_one_workflow_use_one_list_per_tick(
     assert [r.id for r in runs] == [f"r{i:02d}" for i in range(50)]
     for i, run in enumerate(runs):
         assert run.status.value == ("error" if i % 7 == 0 else "success")
-        assert run.output_data == {"who": run.id}  # the full run, not the list projection
-    # One GET per run, only once it was seen finished; one list call per tick.
-    assert sorted(sim.gets) == sorted(f"r{i:02d}" for i in range(50))
+        assert run.output_data == {"who": run.id}
+        assert run.ended_at is not None
+        assert run.run_message_history is None  # the one field lists leave out
+    # No GET at all: finished runs are taken from the list; one list call per tick.
+    assert sim.gets == []
     assert len(sim.lists) == ticks(clock) == 7  # finishes at 6..26 s, ticks every 5 s
     first = sim.lists[0]
     assert first["workflow_id"] == "wf-1"
-    assert first["fields"] == ["ended_at"]
+    assert first["fields"] == list(watcher_module.LIST_FIELDS)
+    assert "run_message_history" not in first["fields"]
     assert first["sort_mode"] == "created_at_desc"
     assert first["limit"] == "1000"
     assert datetime.fromisoformat(first["created_at_from"]) == T0 - timedelta(seconds=60)
@@ -209,16 +212,13 @@ async def test_groups_by_workflow_and_session_and_single_get(
         waits.append(watcher.wait("lone"))
         runs = await asyncio.gather(*waits)
     assert all(r.status is RunStatus.SUCCESS for r in runs)
-    by_filter: dict[str, int] = {}
-    for call in sim.lists:
-        key = call.get("session_id") or call["workflow_id"]
-        by_filter[key] = by_filter.get(key, 0) + 1
-    assert "workflow_id" not in [k for c in sim.lists if "session_id" in c for k in c]
-    # Ticks every 5 s; a run finishing at 11 s is seen finished on the tick at 15 s.
-    assert by_filter == {"wf-A": 4, "wf-B": 5, "sess-1": 6}
-    # The lone run is read with GET each tick until it ends; the groups only once each.
-    assert sim.gets.count("lone") == 4
-    assert all(sim.gets.count(f"{g}{i}") == 1 for g in "abs" for i in range(4))
+    # Ticks every 5 s; a run finishing at 11 s is seen finished on the tick at 15 s. While two
+    # or more groups wait (until 20 s) one unfiltered list serves them all; then the session
+    # group is listed alone, by session_id only.
+    filters = [(c.get("workflow_id"), c.get("session_id")) for c in sim.lists]
+    assert filters == [(None, None)] * 5 + [(None, "sess-1")]
+    # The lone run is read with GET each tick until it ends; the groups never.
+    assert sim.gets == ["lone"] * 4
 
 
 async def test_run_missing_from_list_falls_back_to_get(
@@ -246,9 +246,8 @@ async def test_lone_run_learns_workflow_then_joins_group(
     async with make_watcher(sim_client, clock) as watcher:
         await asyncio.gather(watcher.wait("x"), watcher.wait("y"))
     # Tick 1: two GETs teach workflow_id + created_at; later ticks: one list each.
-    assert sim.gets[:2] == ["x", "y"]
+    assert sim.gets == ["x", "y"]
     assert len(sim.lists) == ticks(clock) - 1
-    assert sim.gets.count("x") == 2
 
 
 async def test_list_paging_and_finished_runs_not_polled_again(
@@ -269,8 +268,8 @@ async def test_list_paging_and_finished_runs_not_polled_again(
             skips_per_tick.append([])
         skips_per_tick[-1].append(call["skip"])
     assert skips_per_tick[0] == ["0", "10", "20"]
-    assert all(sim.gets.count(f"r{i:02d}") == 1 for i in range(25))
-    # Ticks at 0, 5, 10 s scan all three pages; the first ten runs end at 6 s and are fetched
+    assert sim.gets == []
+    # Ticks at 0, 5, 10 s scan all three pages; the first ten runs end at 6 s and are resolved
     # at 10 s. Later scans start from the oldest *pending* run and stop once all are found.
     assert skips_per_tick[:3] == [["0", "10", "20"]] * 3
     assert skips_per_tick[3:] == [["0", "10"]] * (len(skips_per_tick) - 3)
@@ -565,3 +564,102 @@ async def test_shared_factory_may_return_a_watcher(sim_client: AsyncCyberdeskCli
     mine = RunWatcher(sim_client)
     assert RunWatcher.shared("own", lambda: mine) is mine
     await mine.aclose()
+
+
+async def test_ticks_start_one_interval_apart_however_long_they_take(
+    sim: SimServer, clock: FakeClock
+) -> None:
+    for i in range(3):
+        sim.add(f"r{i}", finish_after=12)
+
+    def slow_server(request: httpx.Request) -> httpx.Response:
+        clock.now += timedelta(seconds=1.5)  # each list call takes 1.5 s of the tick
+        return sim(request)
+
+    client = AsyncCyberdeskClient(
+        "k", base_url="http://sim", transport=httpx.MockTransport(slow_server), max_retries=0
+    )
+    async with make_watcher(client, clock) as watcher:
+        await asyncio.gather(
+            *(watcher.wait(f"r{i}", workflow_id="wf-1", created_at=T0) for i in range(3))
+        )
+    # Ticks start at 0, 5, 10, 15 s: each pause is the interval minus the tick's 1.5 s.
+    assert clock.sleeps == [POLL - 1.5] * 3
+    assert len(sim.lists) == 4
+
+
+async def test_many_small_groups_share_one_list_per_tick(
+    sim: SimServer, sim_client: AsyncCyberdeskClient, clock: FakeClock
+) -> None:
+    for w in range(20):
+        for i in range(3):
+            sim.add(f"w{w}-{i}", f"wf-{w}", finish_after=6 + w % 3 * 5)
+    async with make_watcher(sim_client, clock) as watcher:
+        runs = await asyncio.gather(
+            *(
+                watcher.wait(f"w{w}-{i}", workflow_id=f"wf-{w}", created_at=T0)
+                for w in range(20)
+                for i in range(3)
+            )
+        )
+    assert all(r.status is RunStatus.SUCCESS and r.output_data for r in runs)
+    # Runs end at 6, 11, 16 s; ticks at 0..20 s list once each, not once per workflow; no GET.
+    assert len(sim.lists) == ticks(clock) == 5
+    assert all("workflow_id" not in c and "session_id" not in c for c in sim.lists)
+    assert sim.gets == []
+
+
+async def test_busy_organization_falls_back_to_group_lists(
+    sim: SimServer, sim_client: AsyncCyberdeskClient, clock: FakeClock
+) -> None:
+    for w in ("A", "B"):
+        for i in range(2):
+            sim.add(f"{w}{i}", f"wf-{w}", finish_after=11)
+    for i in range(30):  # newer runs of other workflows: 3 pages of 10 before ours
+        sim.add(f"other{i}", "wf-other", finish_after=1000, created_offset=1 + i)
+    async with make_watcher(sim_client, clock, page_size=10) as watcher:
+        await asyncio.gather(
+            *(
+                watcher.wait(f"{w}{i}", workflow_id=f"wf-{w}", created_at=T0)
+                for w in "AB"
+                for i in range(2)
+            )
+        )
+    # The unfiltered list gets one page (it must beat two group lists), misses, and is not
+    # tried again; every tick lists each workflow instead.
+    unfiltered = [c for c in sim.lists if "workflow_id" not in c]
+    assert len(unfiltered) == 1
+    per_tick = [c["workflow_id"] for c in sim.lists if "workflow_id" in c]
+    assert per_tick == ["wf-A", "wf-B"] * ticks(clock)
+    assert sim.gets == []
+
+
+async def test_refused_unfiltered_list_falls_back_to_group_lists(
+    sim: SimServer, sim_client: AsyncCyberdeskClient, clock: FakeClock
+) -> None:
+    for w in ("A", "B"):
+        for i in range(2):
+            sim.add(f"{w}{i}", f"wf-{w}", finish_after=6)
+    original = sim._list
+
+    def picky(request: httpx.Request, now: datetime) -> httpx.Response:
+        params = request.url.params
+        if "workflow_id" not in params and "session_id" not in params:
+            sim.lists.append({"refused": "yes"})
+            return httpx.Response(
+                422, json={"detail": [{"loc": ["query"], "msg": "x", "type": "x"}]}
+            )
+        return original(request, now)
+
+    sim._list = picky  # type: ignore[method-assign]
+    async with make_watcher(sim_client, clock) as watcher:
+        runs = await asyncio.gather(
+            *(
+                watcher.wait(f"{w}{i}", workflow_id=f"wf-{w}", created_at=T0)
+                for w in "AB"
+                for i in range(2)
+            )
+        )
+    assert all(r.status is RunStatus.SUCCESS for r in runs)
+    assert sim.lists[0] == {"refused": "yes"}
+    assert [c.get("workflow_id") for c in sim.lists[1:]] == ["wf-A", "wf-B"] * ticks(clock)
