@@ -1,0 +1,1 @@
+"""Measured comparisons for cyberdesk-orchestration (`make bench`; never collected by pytest)."""
