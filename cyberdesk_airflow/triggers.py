@@ -7,8 +7,9 @@ in the worker (``asyncio.run``), so both modes produce the same event and the sa
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -79,7 +80,7 @@ def outcome_of(runs: Sequence[Run]) -> str:
 
 
 async def collect_runs(
-    watcher: RunWatcher,
+    watcher: RunWatcher | Callable[[], RunWatcher],
     run_ids: Sequence[str],
     *,
     deadline: datetime | None = None,
@@ -92,18 +93,30 @@ async def collect_runs(
     """Wait until every run is terminal or the deadline passes; return an event payload.
 
     Transient API errors are retried by the watcher until the deadline. A non-transient error
-    (bad key, unknown run) ends the wait with an ``error`` event naming it.
+    (bad key, unknown run) ends the wait with an ``error`` event naming it. ``watcher`` is a
+    watcher, or a callable handing one out (see :class:`SharedWatcherSource`), called by each wait
+    right before it registers.
     """
 
-    async def on_change(run: Run) -> None:
+    # The watcher calls back from its own polling task, whose context is that of whichever trigger
+    # started it; run the callback in this wait's context, where Airflow binds the task's log.
+    context = contextvars.copy_context()
+
+    def record(run: Run) -> None:
         if finished is not None and run.is_terminal:
             finished.add(run.id)
         if log is not None:
             log.info("Cyberdesk %s", describe_run(run))
 
+    def on_change(run: Run) -> None:
+        context.run(record, run)
+
     async def wait_one(run_id: str) -> tuple[Run | None, bool]:
+        # Nothing is awaited between taking a shared watcher and registering with it, so it
+        # cannot retire (and refuse this wait) in between.
+        current = watcher if isinstance(watcher, RunWatcher) else watcher()
         try:
-            run = await watcher.wait(
+            run = await current.wait(
                 run_id,
                 workflow_id=workflow_id,
                 session_id=session_id,
@@ -208,16 +221,20 @@ class CyberdeskRunTrigger(BaseTrigger):
                 {"status": EVENT_ERROR, "run_ids": self.run_ids, "runs": [], "message": message}
             )
             return
-        event = await collect_runs(
-            await shared_watcher(client_kwargs, self.poll_interval),
-            self.run_ids,
-            deadline=_parse(self.deadline),
-            workflow_id=self.workflow_id,
-            session_id=self.session_id,
-            created_at=_parse(self.created_at),
-            log=self.log,
-            finished=self._finished,
-        )
+        source = await SharedWatcherSource.prepare(client_kwargs, self.poll_interval)
+        try:
+            event = await collect_runs(
+                source,
+                self.run_ids,
+                deadline=_parse(self.deadline),
+                workflow_id=self.workflow_id,
+                session_id=self.session_id,
+                created_at=_parse(self.created_at),
+                log=self.log,
+                finished=self._finished,
+            )
+        finally:
+            await source.aclose()
         yield TriggerEvent(event)  # type: ignore[no-untyped-call]
 
     async def on_kill(self) -> None:
@@ -231,25 +248,54 @@ class CyberdeskRunTrigger(BaseTrigger):
         await asyncio.wait_for(hook.acancel_runs(pending), CANCEL_TIMEOUT)
 
 
-async def shared_watcher(client_kwargs: dict[str, Any], poll_interval: float) -> RunWatcher:
-    """The watcher shared by all triggers of this event loop with the same credentials and interval.
+class SharedWatcherSource:
+    """Hands out the watcher shared by all triggers of this event loop with the same credentials
+    and poll interval, at the moment a wait registers with it.
 
-    The registry key holds a digest of the API key, not the key itself; the watcher owns its client
-    and closes it once no trigger waits on it any more. The client is built in a thread because
-    setting up its TLS context takes long enough to stall the triggerer's event loop.
+    A shared watcher retires as soon as no wait is registered, so a trigger must not hold one it
+    took before an ``await``: it could have retired by the time the trigger registers. The source
+    is called by each wait right before registering. The registry key holds a digest of the API
+    key, not the key itself; the watcher owns its client and closes it when it retires. The client
+    is built in a thread ahead of time because setting up its TLS context takes long enough to
+    stall the triggerer's event loop; when a watcher already exists that client is closed at once.
     """
-    digest = hashlib.sha256(str(client_kwargs["api_key"]).encode()).hexdigest()
-    key = ("cyberdesk_airflow", client_kwargs.get("base_url"), digest, poll_interval)
-    client = await asyncio.to_thread(AsyncCyberdeskClient, **client_kwargs)
-    adopted = False
 
-    def adopt() -> AsyncCyberdeskClient:
-        nonlocal adopted
-        adopted = True
-        return client
+    def __init__(
+        self, client_kwargs: dict[str, Any], poll_interval: float, spare: AsyncCyberdeskClient
+    ) -> None:
+        digest = hashlib.sha256(str(client_kwargs["api_key"]).encode()).hexdigest()
+        self._key = ("cyberdesk_airflow", client_kwargs.get("base_url"), digest, poll_interval)
+        self._client_kwargs = client_kwargs
+        self._poll_interval = poll_interval
+        self._spare: AsyncCyberdeskClient | None = spare
+        self._closing: list[asyncio.Task[None]] = []
 
-    watcher = RunWatcher.shared(key, adopt, poll_interval=poll_interval)
-    if not adopted:
-        # Another trigger of this loop already polls with these credentials.
-        await client.aclose()
-    return watcher
+    @classmethod
+    async def prepare(
+        cls, client_kwargs: dict[str, Any], poll_interval: float
+    ) -> SharedWatcherSource:
+        """A source with a client built off the event loop, ready for a new watcher."""
+        spare = await asyncio.to_thread(AsyncCyberdeskClient, **client_kwargs)
+        return cls(client_kwargs, poll_interval, spare)
+
+    def _new_client(self) -> AsyncCyberdeskClient:
+        spare, self._spare = self._spare, None
+        # A second new watcher for one trigger (its first one retired between two of its waits)
+        # builds its client here; rare enough to accept the short stall.
+        return spare if spare is not None else AsyncCyberdeskClient(**self._client_kwargs)
+
+    def __call__(self) -> RunWatcher:
+        watcher = RunWatcher.shared(self._key, self._new_client, poll_interval=self._poll_interval)
+        spare, self._spare = self._spare, None
+        if spare is not None:
+            # Another trigger's watcher serves this one: free the unused client right away
+            # (each holds a TLS context), without awaiting before the caller registers.
+            self._closing.append(asyncio.get_running_loop().create_task(spare.aclose()))
+        return watcher
+
+    async def aclose(self) -> None:
+        """Close the prepared client if no watcher took it."""
+        spare, self._spare = self._spare, None
+        if spare is not None:
+            await spare.aclose()
+        await asyncio.gather(*self._closing)

@@ -15,7 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from cyberdesk_core import acancel_active_runs, cancel_active_runs, raise_for_run_status
+from cyberdesk_core import (
+    ConfigurationError,
+    acancel_active_runs,
+    cancel_active_runs,
+    raise_for_run_status,
+)
 from cyberdesk_core.inputs import normalize_file_inputs, validate_timeouts
 from cyberdesk_core.waiting import await_run, wait_for_run
 from cyberdesk_prefect._downloads import (
@@ -112,11 +117,17 @@ class WaitSettings:
     cancel_on_abandon: bool = True
 
     def __post_init__(self) -> None:
+        # Errors name the task parameters the user actually set.
         validate_timeouts(
-            poll_interval=self.poll_interval,
-            max_poll_interval=self.max_poll_interval,
-            timeout=self.timeout,
+            poll_interval_seconds=self.poll_interval,
+            max_poll_interval_seconds=self.max_poll_interval,
+            max_wait_seconds=self.timeout,
         )
+        if self.max_poll_interval < self.poll_interval:
+            raise ConfigurationError(
+                f"max_poll_interval_seconds ({self.max_poll_interval}) must be >= "
+                f"poll_interval_seconds ({self.poll_interval})."
+            )
 
 
 @dataclass(frozen=True)

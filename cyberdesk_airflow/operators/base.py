@@ -27,6 +27,7 @@ from cyberdesk_airflow.triggers import (
     runs_from_event,
 )
 from cyberdesk_core import Run, RunWatcher
+from cyberdesk_core.inputs import validate_timeouts
 
 #: Seconds ``on_kill`` and the timeout path may spend per cancel request.
 CANCEL_REQUEST_TIMEOUT = 10.0
@@ -58,6 +59,11 @@ class CyberdeskWaitingOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        # Checked here (DAG parse time), not when waiting: by then the run would already exist.
+        validate_timeouts(
+            poll_interval=poll_interval,
+            timeout=timeout.total_seconds() if isinstance(timeout, timedelta) else timeout,
+        )
         self.cyberdesk_conn_id = cyberdesk_conn_id
         self.wait_for_completion = wait_for_completion
         self.deferrable = deferrable

@@ -66,7 +66,7 @@ class CyberdeskBulkRunOperator(CyberdeskWaitingOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        FailPolicy.parse(fail_on)  # fail at DAG parse time on a typo
+        FailPolicy.parse(fail_on, "fail_on")  # fail at DAG parse time on a typo
         self.workflow_id = workflow_id
         self.count = count
         self.input_values = input_values
@@ -145,7 +145,7 @@ class CyberdeskBulkRunOperator(CyberdeskWaitingOperator):
         summary = BulkSummary.from_runs(runs)
         self.log.info("Cyberdesk batch finished: %s", summary.describe())
         try:
-            FailPolicy.parse(self.fail_on).check(summary)
+            FailPolicy.parse(self.fail_on, "fail_on").check(summary)
         except RunError as exc:
             raise CyberdeskBulkRunFailedError(
                 str(exc), failed_run_ids=summary.failed_ids + summary.cancelled_ids

@@ -137,5 +137,5 @@ def test_bulk_fail_on_all_when_every_run_fails(make_workflow: Any, run_dag: Any)
 
 
 def test_bulk_rejects_unknown_policy() -> None:
-    with pytest.raises(ValueError, match="fail_policy"):
+    with pytest.raises(ValueError, match="fail_on"):
         CyberdeskBulkRunOperator(task_id="b", workflow_id="w", count=1, fail_on="some")
