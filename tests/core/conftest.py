@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from core_fakes import API_KEY, BASE_URL, FakeAPI, FakeClock
+from watcher_sim import SimServer
 
 from cyberdesk_core import AsyncCyberdeskClient, CyberdeskClient
 
@@ -51,4 +52,16 @@ def aclient(api: FakeAPI, sleeps: list[float]) -> AsyncCyberdeskClient:
         transport=httpx.MockTransport(api),
         sleep=record,
         rng=lambda: 0.5,
+    )
+
+
+@pytest.fixture
+def sim(clock: FakeClock) -> SimServer:
+    return SimServer(clock)
+
+
+@pytest.fixture
+def sim_client(sim: SimServer) -> AsyncCyberdeskClient:
+    return AsyncCyberdeskClient(
+        "k", base_url="http://sim", transport=httpx.MockTransport(sim), max_retries=0
     )
