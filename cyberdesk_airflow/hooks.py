@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from cyberdesk_airflow._compat import BaseHook, mask_secret
+from cyberdesk_airflow._defaults import DEFAULT_CONN_ID
 from cyberdesk_core import (
     DEFAULT_BASE_URL,
     AsyncCyberdeskClient,
@@ -38,7 +39,7 @@ class CyberdeskHook(BaseHook):
     """
 
     conn_name_attr = "cyberdesk_conn_id"
-    default_conn_name = "cyberdesk_default"
+    default_conn_name = DEFAULT_CONN_ID
     conn_type = "cyberdesk"
     hook_name = "Cyberdesk"
 

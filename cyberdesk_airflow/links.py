@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from cyberdesk_airflow._compat import BaseOperatorLink, XCom
+from cyberdesk_airflow import _compat
+from cyberdesk_airflow._compat import BaseOperatorLink
 
 if TYPE_CHECKING:
     from airflow.sdk.types import TaskInstanceKey
@@ -27,7 +28,7 @@ class CyberdeskRunLink(BaseOperatorLink):
 
     def get_link(self, operator: Any, *, ti_key: TaskInstanceKey) -> str:
         """Return the run URL pushed by the task instance, or an empty string before it exists."""
-        url = XCom.get_value(key=XCOM_RUN_URL, ti_key=ti_key)
+        url = _compat.XCom.get_value(key=XCOM_RUN_URL, ti_key=ti_key)
         return str(url) if url else ""
 
 

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import hashlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from cyberdesk_airflow._compat import BaseTrigger, TriggerEvent
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from cyberdesk_airflow._defaults import EVENT_REATTACHED
+from cyberdesk_airflow._shared_watch import shared_credentials
 from cyberdesk_airflow.hooks import CyberdeskHook
-from cyberdesk_core import AsyncCyberdeskClient, CyberdeskError, Run, RunWatcher
-from cyberdesk_core.errors import RunError, RunTimeoutError
+from cyberdesk_core.errors import CyberdeskError, RunError, RunTimeoutError
+from cyberdesk_core.models import Run
 from cyberdesk_core.summaries import describe_run
+from cyberdesk_core.watcher import RunWatcher
 
 #: Event statuses: all runs succeeded / at least one failed / deadline passed / waiting broke.
 EVENT_SUCCESS = "success"
@@ -74,6 +77,11 @@ def make_event(status: str, runs: Sequence[Run], message: str = "") -> dict[str,
     }
 
 
+def error_event(run_ids: Sequence[str], message: str) -> dict[str, Any]:
+    """The event of a wait that broke off (no runs carried)."""
+    return {"status": EVENT_ERROR, "run_ids": list(run_ids), "runs": [], "message": message}
+
+
 def outcome_of(runs: Sequence[Run]) -> str:
     """``success`` when every run succeeded, otherwise ``failed``."""
     return EVENT_SUCCESS if all(run.status == "success" for run in runs) else EVENT_FAILED
@@ -94,8 +102,8 @@ async def collect_runs(
 
     Transient API errors are retried by the watcher until the deadline. A non-transient error
     (bad key, unknown run) ends the wait with an ``error`` event naming it. ``watcher`` is a
-    watcher, or a callable handing one out (see :class:`SharedWatcherSource`), called by each wait
-    right before it registers.
+    watcher, or a callable handing one out (see ``_shared_watch.SharedWatcherSource``), called
+    by each wait right before it registers.
     """
 
     # The watcher calls back from its own polling task, whose context is that of whichever trigger
@@ -130,6 +138,13 @@ async def collect_runs(
             return exc.run, False
         return run, False
 
+    if len(run_ids) == 1:
+        # One run (the usual trigger): no extra task to schedule.
+        try:
+            results = [await wait_one(run_ids[0])]
+        except CyberdeskError as exc:
+            return error_event(run_ids, str(exc))
+        return _event_of(run_ids, results)
     waits = [asyncio.ensure_future(wait_one(run_id)) for run_id in run_ids]
     try:
         results = await asyncio.gather(*waits)
@@ -138,7 +153,11 @@ async def collect_runs(
         for pending_wait in waits:
             pending_wait.cancel()
         await asyncio.gather(*waits, return_exceptions=True)
-        return {"status": EVENT_ERROR, "run_ids": list(run_ids), "runs": [], "message": str(exc)}
+        return error_event(run_ids, str(exc))
+    return _event_of(run_ids, results)
+
+
+def _event_of(run_ids: Sequence[str], results: Sequence[tuple[Run | None, bool]]) -> dict[str, Any]:
     runs = [run for run, _ in results if run is not None]
     if any(timed_out for _, timed_out in results):
         pending = [run.id for run in runs if not run.is_terminal]
@@ -161,6 +180,9 @@ class CyberdeskRunTrigger(BaseTrigger):
     :param session_id: Hint: all runs belong to this session.
     :param created_at: Hint: ISO timestamp no later than the earliest run's creation.
     :param cancel_on_kill: Cancel unfinished runs when a user kills the deferred task (3.3+).
+    :param reattached_run_ids: Runs an earlier try created that this task reattached to; echoed
+        in the event (``reattached_run_ids``) for the operator, which defers without keeping
+        state of its own.
     """
 
     def __init__(
@@ -175,6 +197,7 @@ class CyberdeskRunTrigger(BaseTrigger):
         session_id: str | None = None,
         created_at: str | None = None,
         cancel_on_kill: bool = True,
+        reattached_run_ids: Sequence[str] | None = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         ids = list(run_ids or [])
@@ -190,6 +213,7 @@ class CyberdeskRunTrigger(BaseTrigger):
         self.session_id = session_id
         self.created_at = created_at
         self.cancel_on_kill = cancel_on_kill
+        self.reattached_run_ids = list(reattached_run_ids or [])
         self._finished: set[str] = set()
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -197,6 +221,8 @@ class CyberdeskRunTrigger(BaseTrigger):
         ids: dict[str, Any] = (
             {"run_id": self.run_ids[0]} if len(self.run_ids) == 1 else {"run_ids": self.run_ids}
         )
+        # Only when set, so that the kwargs of an ordinary wait stay as they always were.
+        extra = {"reattached_run_ids": self.reattached_run_ids} if self.reattached_run_ids else {}
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
             {
@@ -208,33 +234,29 @@ class CyberdeskRunTrigger(BaseTrigger):
                 "session_id": self.session_id,
                 "created_at": self.created_at,
                 "cancel_on_kill": self.cancel_on_kill,
+                **extra,
             },
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Wait for the runs through the process-wide shared watcher and yield one event."""
+        """Wait for the runs through the loop's shared watcher and yield one event."""
         try:
-            client_kwargs = await CyberdeskHook(self.conn_id).aget_client_kwargs()
+            credentials = await shared_credentials(self.conn_id)
         except CyberdeskError as exc:
-            message = str(exc)
-            yield TriggerEvent(  # type: ignore[no-untyped-call]
-                {"status": EVENT_ERROR, "run_ids": self.run_ids, "runs": [], "message": message}
-            )
+            yield TriggerEvent(error_event(self.run_ids, str(exc)))  # type: ignore[no-untyped-call]
             return
-        source = await SharedWatcherSource.prepare(client_kwargs, self.poll_interval)
-        try:
-            event = await collect_runs(
-                source,
-                self.run_ids,
-                deadline=_parse(self.deadline),
-                workflow_id=self.workflow_id,
-                session_id=self.session_id,
-                created_at=_parse(self.created_at),
-                log=self.log,
-                finished=self._finished,
-            )
-        finally:
-            await source.aclose()
+        event = await collect_runs(
+            credentials.watcher_source(self.poll_interval),
+            self.run_ids,
+            deadline=_parse(self.deadline),
+            workflow_id=self.workflow_id,
+            session_id=self.session_id,
+            created_at=_parse(self.created_at),
+            log=self.log,
+            finished=self._finished,
+        )
+        if self.reattached_run_ids:
+            event[EVENT_REATTACHED] = list(self.reattached_run_ids)
         yield TriggerEvent(event)  # type: ignore[no-untyped-call]
 
     async def on_kill(self) -> None:
@@ -246,56 +268,3 @@ class CyberdeskRunTrigger(BaseTrigger):
             return
         hook = CyberdeskHook(self.conn_id, timeout=CANCEL_TIMEOUT / 3, max_retries=1)
         await asyncio.wait_for(hook.acancel_runs(pending), CANCEL_TIMEOUT)
-
-
-class SharedWatcherSource:
-    """Hands out the watcher shared by all triggers of this event loop with the same credentials
-    and poll interval, at the moment a wait registers with it.
-
-    A shared watcher retires as soon as no wait is registered, so a trigger must not hold one it
-    took before an ``await``: it could have retired by the time the trigger registers. The source
-    is called by each wait right before registering. The registry key holds a digest of the API
-    key, not the key itself; the watcher owns its client and closes it when it retires. The client
-    is built in a thread ahead of time because setting up its TLS context takes long enough to
-    stall the triggerer's event loop; when a watcher already exists that client is closed at once.
-    """
-
-    def __init__(
-        self, client_kwargs: dict[str, Any], poll_interval: float, spare: AsyncCyberdeskClient
-    ) -> None:
-        digest = hashlib.sha256(str(client_kwargs["api_key"]).encode()).hexdigest()
-        self._key = ("cyberdesk_airflow", client_kwargs.get("base_url"), digest, poll_interval)
-        self._client_kwargs = client_kwargs
-        self._poll_interval = poll_interval
-        self._spare: AsyncCyberdeskClient | None = spare
-        self._closing: list[asyncio.Task[None]] = []
-
-    @classmethod
-    async def prepare(
-        cls, client_kwargs: dict[str, Any], poll_interval: float
-    ) -> SharedWatcherSource:
-        """A source with a client built off the event loop, ready for a new watcher."""
-        spare = await asyncio.to_thread(AsyncCyberdeskClient, **client_kwargs)
-        return cls(client_kwargs, poll_interval, spare)
-
-    def _new_client(self) -> AsyncCyberdeskClient:
-        spare, self._spare = self._spare, None
-        # A second new watcher for one trigger (its first one retired between two of its waits)
-        # builds its client here; rare enough to accept the short stall.
-        return spare if spare is not None else AsyncCyberdeskClient(**self._client_kwargs)
-
-    def __call__(self) -> RunWatcher:
-        watcher = RunWatcher.shared(self._key, self._new_client, poll_interval=self._poll_interval)
-        spare, self._spare = self._spare, None
-        if spare is not None:
-            # Another trigger's watcher serves this one: free the unused client right away
-            # (each holds a TLS context), without awaiting before the caller registers.
-            self._closing.append(asyncio.get_running_loop().create_task(spare.aclose()))
-        return watcher
-
-    async def aclose(self) -> None:
-        """Close the prepared client if no watcher took it."""
-        spare, self._spare = self._spare, None
-        if spare is not None:
-            await spare.aclose()
-        await asyncio.gather(*self._closing)

@@ -17,8 +17,12 @@ from collections.abc import Awaitable, Callable, Hashable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError as PydanticValidationError
+
 from cyberdesk_core._client_base import AsyncClosing
 from cyberdesk_core._paging import next_skip
+from cyberdesk_core._request import Call, model_parser
+from cyberdesk_core._run_endpoints import list_runs
 from cyberdesk_core._waitcore import (
     NOT_FOUND_GRACE,
     Clock,
@@ -30,9 +34,12 @@ from cyberdesk_core._waitcore import (
 from cyberdesk_core._watch_state import StatusCallback, Tracked, Waiter, invoke
 from cyberdesk_core.errors import BadRequestError, CyberdeskError, ValidationError, is_transient
 from cyberdesk_core.inputs import validate_timeouts
-from cyberdesk_core.models import Run
+from cyberdesk_core.models import Page, Run
+from cyberdesk_core.transport import AsyncTransport
 
 if TYPE_CHECKING:
+    import httpx
+
     from cyberdesk_core.aclient import AsyncCyberdeskClient
 
 __all__ = ["RunWatcher", "StatusCallback"]
@@ -62,6 +69,18 @@ LIST_FIELDS = (
     "organization_id",
     "user_id",
 )
+
+_PAGE_OF_RUNS: type[Page[Run]] = Page[Run]
+
+
+def _parse_page(response: httpx.Response) -> Page[Run]:
+    """A `GET /v1/runs` page, validated straight from the response body."""
+    try:
+        return _PAGE_OF_RUNS.model_validate_json(response.content)
+    except PydanticValidationError:
+        # Not JSON, or not a page: the regular parser raises the usual, explicit APIError.
+        return model_parser(_PAGE_OF_RUNS)(response)
+
 
 _SHARED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, RunWatcher]] = (
     weakref.WeakKeyDictionary()
@@ -363,15 +382,7 @@ class RunWatcher(AsyncClosing):
         while skip is not None and max_pages > 0 and len(found) < len(wanted):
             max_pages -= 1
             try:
-                page = await self.client.runs.list(
-                    workflow_id=key[1] if key and key[0] == "workflow_id" else None,
-                    session_id=key[1] if key and key[0] == "session_id" else None,
-                    created_at_from=since,
-                    fields=list(LIST_FIELDS),
-                    sort_mode="created_at_desc",
-                    skip=skip,
-                    limit=self._page_size,
-                )
+                page = await self._list_page(key, since, skip)
             except (ValidationError, BadRequestError) as exc:
                 what = f"{key[0]}={key[1]}" if key else "recent runs"
                 logger.warning("Listing %s failed (%s); not listing them again.", what, exc)
@@ -392,6 +403,28 @@ class RunWatcher(AsyncClosing):
             found.update((run.id, run) for run in page.items if run.id in wanted)
             skip = next_skip(page, skip)
         return found, skip is None or len(found) == len(wanted)
+
+    async def _list_page(
+        self, key: tuple[str, str] | None, since: datetime, skip: int
+    ) -> Page[Run]:
+        filters: dict[str, Any] = {
+            "workflow_id": key[1] if key and key[0] == "workflow_id" else None,
+            "session_id": key[1] if key and key[0] == "session_id" else None,
+            "created_at_from": since,
+            "fields": list(LIST_FIELDS),
+            "sort_mode": "created_at_desc",
+        }
+        transport = getattr(self.client, "_transport", None)
+        if not isinstance(transport, AsyncTransport):
+            # A client of another make: its own list call.
+            page: Page[Run] = await self.client.runs.list(
+                skip=skip, limit=self._page_size, **filters
+            )
+            return page
+        # A page holds up to 1000 runs: validating the JSON text in one go costs a fraction of
+        # decoding it to Python objects and validating those (what `runs.list` does).
+        request = list_runs(skip=skip, limit=self._page_size, **filters).request
+        return await transport.call(Call(request, _parse_page))
 
     async def _apply(self, members: list[Tracked], found: dict[str, Run]) -> None:
         """Record what a list showed; finished runs go to their waiters as listed."""

@@ -4,25 +4,34 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cyberdesk_airflow._compat import BaseOperator, Context, ObjectStoragePath
-from cyberdesk_airflow.hooks import CyberdeskHook
+from cyberdesk_airflow import _compat
+from cyberdesk_airflow._compat import BaseOperator
+from cyberdesk_airflow._defaults import DEFAULT_CONN_ID
 from cyberdesk_airflow.links import XCOM_ATTACHMENTS, CyberdeskRunLink
-from cyberdesk_core import CyberdeskClient, RunAttachment
-from cyberdesk_core.attachments import safe_filename as core_safe_filename
+
+# The hook, the client and object storage are imported when a task runs, not when a DAG file
+# that uses these operators is parsed.
+if TYPE_CHECKING:
+    from cyberdesk_airflow._compat import Context, ObjectStoragePath
+    from cyberdesk_airflow.hooks import CyberdeskHook
+    from cyberdesk_core import CyberdeskClient, RunAttachment
 
 
 def as_storage_path(folder: ObjectStoragePath | str) -> ObjectStoragePath:
     """Accept an ``ObjectStoragePath``, a URI (``s3://bucket/x``) or a local path."""
-    if isinstance(folder, ObjectStoragePath):
+    storage_path = _compat.ObjectStoragePath
+    if isinstance(folder, storage_path):
         return folder
     text = str(folder)
-    return ObjectStoragePath(text if "://" in text else f"file://{text}")
+    return storage_path(text if "://" in text else f"file://{text}")
 
 
 def unique_filename(attachment: RunAttachment, used: set[str]) -> str:
     """A file name without directories or odd characters, unique within one download batch."""
+    from cyberdesk_core.attachments import safe_filename as core_safe_filename
+
     name = core_safe_filename(attachment.filename, f"attachment-{attachment.id}")
     if name in used:
         stem, dot, suffix = name.rpartition(".")
@@ -101,7 +110,7 @@ class CyberdeskDownloadAttachmentsOperator(BaseOperator):
         run_id: str,
         destination: ObjectStoragePath | str,
         attachment_type: str | None = "output",
-        cyberdesk_conn_id: str = CyberdeskHook.default_conn_name,
+        cyberdesk_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -113,6 +122,8 @@ class CyberdeskDownloadAttachmentsOperator(BaseOperator):
     @cached_property
     def hook(self) -> CyberdeskHook:
         """Hook for ``cyberdesk_conn_id``."""
+        from cyberdesk_airflow.hooks import CyberdeskHook
+
         return CyberdeskHook(self.cyberdesk_conn_id)
 
     def execute(self, context: Context) -> list[dict[str, Any]]:

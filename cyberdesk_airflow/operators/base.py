@@ -11,23 +11,19 @@ from abc import abstractmethod
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cyberdesk_airflow._compat import BaseOperator, Context, conf
+from cyberdesk_airflow._compat import BaseOperator, conf
+from cyberdesk_airflow._defaults import DEFAULT_CONN_ID, EVENT_REATTACHED
 from cyberdesk_airflow.exceptions import CyberdeskRunTimeoutError, CyberdeskWaitError
-from cyberdesk_airflow.hooks import CyberdeskHook
 from cyberdesk_airflow.links import CyberdeskRunLink
-from cyberdesk_airflow.triggers import (
-    EVENT_ERROR,
-    EVENT_TIMEOUT,
-    CyberdeskRunTrigger,
-    collect_runs,
-    make_event,
-    outcome_of,
-    runs_from_event,
-)
-from cyberdesk_core import Run, RunWatcher
-from cyberdesk_core.inputs import validate_timeouts
+
+# DAG files import the operators and every parse pays for their imports, so the hook, the
+# trigger and the client are imported inside the methods, when a task runs.
+if TYPE_CHECKING:
+    from cyberdesk_airflow._compat import Context
+    from cyberdesk_airflow.hooks import CyberdeskHook
+    from cyberdesk_core import Run
 
 #: Seconds ``on_kill`` and the timeout path may spend per cancel request.
 CANCEL_REQUEST_TIMEOUT = 10.0
@@ -51,7 +47,7 @@ class CyberdeskWaitingOperator(BaseOperator):
     def __init__(
         self,
         *,
-        cyberdesk_conn_id: str = CyberdeskHook.default_conn_name,
+        cyberdesk_conn_id: str = DEFAULT_CONN_ID,
         wait_for_completion: bool = True,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float = 5.0,
@@ -59,6 +55,8 @@ class CyberdeskWaitingOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        from cyberdesk_core.inputs import validate_timeouts
+
         # Checked here (DAG parse time), not when waiting: by then the run would already exist.
         validate_timeouts(
             poll_interval=poll_interval,
@@ -70,10 +68,13 @@ class CyberdeskWaitingOperator(BaseOperator):
         self.poll_interval = poll_interval
         self.timeout = timeout
         self._active_run_ids: list[str] = []
+        self._cancelled_run_ids: set[str] = set()
 
     @cached_property
     def hook(self) -> CyberdeskHook:
         """Hook for ``cyberdesk_conn_id``."""
+        from cyberdesk_airflow.hooks import CyberdeskHook
+
         return CyberdeskHook(self.cyberdesk_conn_id)
 
     # -- waiting ------------------------------------------------------------------------------
@@ -101,11 +102,20 @@ class CyberdeskWaitingOperator(BaseOperator):
         *,
         workflow_id: str | None = None,
         session_id: str | None = None,
+        reattached_run_ids: Sequence[str] = (),
     ) -> Any:
-        """Finish at once if every run ended, else defer or wait here; return the task result."""
+        """Finish at once if every run ended, else defer or wait here; return the task result.
+
+        ``reattached_run_ids`` (runs an earlier try created) travel with the event to
+        ``execute_complete``, through the trigger when deferring.
+        """
+        from cyberdesk_airflow.triggers import CyberdeskRunTrigger, make_event, outcome_of
+
         self._active_run_ids = [run.id for run in runs]
+        reattached = {EVENT_REATTACHED: list(reattached_run_ids)} if reattached_run_ids else {}
         if all(run.is_terminal for run in runs):
-            return self.execute_complete(context, make_event(outcome_of(runs), runs))
+            event = {**make_event(outcome_of(runs), runs), **reattached}
+            return self.execute_complete(context, event)
         deadline = self.deadline(context)
         created_at = min(run.created_at for run in runs)
         if self.deferrable:
@@ -118,6 +128,7 @@ class CyberdeskWaitingOperator(BaseOperator):
                     workflow_id=workflow_id,
                     session_id=session_id,
                     created_at=created_at.isoformat(),
+                    reattached_run_ids=list(reattached_run_ids) or None,
                 ),
                 method_name="execute_complete",
                 # The trigger enforces the deadline itself and reports it, so the runs get
@@ -125,7 +136,7 @@ class CyberdeskWaitingOperator(BaseOperator):
                 timeout=None,
             )
         event = asyncio.run(self._collect_in_worker(deadline, workflow_id, session_id, created_at))
-        return self.execute_complete(context, event)
+        return self.execute_complete(context, {**event, **reattached})
 
     async def _collect_in_worker(
         self,
@@ -134,6 +145,9 @@ class CyberdeskWaitingOperator(BaseOperator):
         session_id: str | None,
         created_at: datetime,
     ) -> dict[str, Any]:
+        from cyberdesk_airflow.triggers import collect_runs
+        from cyberdesk_core.watcher import RunWatcher
+
         async with (
             self.hook.create_async_client() as client,
             RunWatcher(client, poll_interval=self.poll_interval) as watcher,
@@ -150,6 +164,8 @@ class CyberdeskWaitingOperator(BaseOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """Turn a trigger (or worker) event into the task result or a failure."""
+        from cyberdesk_airflow.triggers import EVENT_ERROR, EVENT_TIMEOUT, runs_from_event
+
         runs = runs_from_event(event)
         self._active_run_ids = list(event.get("run_ids") or [run.id for run in runs])
         status = event.get("status")
@@ -175,6 +191,11 @@ class CyberdeskWaitingOperator(BaseOperator):
         """Cancel unfinished runs with short, bounded requests; never raises."""
         if not run_ids:
             return
+        # Remembered so that a run this task cancelled itself is never taken for one that
+        # somebody else cancelled (see CyberdeskRunOperator).
+        self._cancelled_run_ids = {*getattr(self, "_cancelled_run_ids", ()), *run_ids}
+        from cyberdesk_airflow.hooks import CyberdeskHook
+
         try:
             CyberdeskHook(
                 self.cyberdesk_conn_id, timeout=CANCEL_REQUEST_TIMEOUT, max_retries=1

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cyberdesk_airflow._compat import Context
 from cyberdesk_airflow.exceptions import CyberdeskBulkRunFailedError
 from cyberdesk_airflow.links import push_run_link
 from cyberdesk_airflow.operators.base import CyberdeskWaitingOperator
 from cyberdesk_airflow.operators.run import resolve_file_inputs, resolve_sensitive_inputs
-from cyberdesk_core import BulkSummary, FailPolicy, Run, RunError, derive_idempotency_key
+from cyberdesk_core import RunError, derive_idempotency_key
+
+if TYPE_CHECKING:
+    from cyberdesk_airflow._compat import Context
+    from cyberdesk_core import Run
 
 
 class CyberdeskBulkRunOperator(CyberdeskWaitingOperator):
@@ -66,6 +69,8 @@ class CyberdeskBulkRunOperator(CyberdeskWaitingOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        from cyberdesk_core import FailPolicy
+
         FailPolicy.parse(fail_on, "fail_on")  # fail at DAG parse time on a typo
         self.workflow_id = workflow_id
         self.count = count
@@ -91,7 +96,8 @@ class CyberdeskBulkRunOperator(CyberdeskWaitingOperator):
             ),
             "file_inputs": resolve_file_inputs(self.file_inputs),
             "machine_id": self.machine_id,
-            "pool_ids": list(self.pool_ids) if self.pool_ids else None,
+            # Passed as given: the core rejects an empty list (it would drop the placement).
+            "pool_ids": self.pool_ids,
             "session_id": self.session_id,
             "start_session": self.start_session,
             "is_priority": self.is_priority,
@@ -142,6 +148,8 @@ class CyberdeskBulkRunOperator(CyberdeskWaitingOperator):
 
     def complete(self, context: Context, runs: list[Run]) -> dict[str, Any]:
         """Summarise the batch and apply ``fail_on``."""
+        from cyberdesk_core import BulkSummary, FailPolicy
+
         summary = BulkSummary.from_runs(runs)
         self.log.info("Cyberdesk batch finished: %s", summary.describe())
         try:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cyberdesk_airflow._compat import Context
 from cyberdesk_airflow.exceptions import CyberdeskChainStepFailedError, describe_failure
 from cyberdesk_airflow.links import push_run_link
 from cyberdesk_airflow.operators.base import CyberdeskWaitingOperator
 from cyberdesk_airflow.operators.run import resolve_file_inputs, resolve_sensitive_inputs
-from cyberdesk_core import ChainStep, CyberdeskClient, Run, derive_idempotency_key
+from cyberdesk_core import derive_idempotency_key
+
+if TYPE_CHECKING:
+    from cyberdesk_airflow._compat import Context
+    from cyberdesk_core import ChainStep, CyberdeskClient, Run
 
 
 def step_name(step: Mapping[str, Any], index: int) -> str:
@@ -84,6 +87,8 @@ class CyberdeskChainOperator(CyberdeskWaitingOperator):
         self.is_priority = is_priority
 
     def _chain_steps(self) -> list[ChainStep]:
+        from cyberdesk_core import ChainStep
+
         secrets = dict(self.step_sensitive_inputs or {})
         built = []
         for index, step in enumerate(self.steps):
@@ -116,7 +121,8 @@ class CyberdeskChainOperator(CyberdeskWaitingOperator):
             shared_file_inputs=resolve_file_inputs(self.shared_file_inputs),
             keep_session_after_completion=self.keep_session_after_completion,
             machine_id=self.machine_id,
-            pool_ids=list(self.pool_ids) if self.pool_ids else None,
+            # Passed as given: the core rejects an empty list (it would drop the placement).
+            pool_ids=self.pool_ids,
             session_id=self.session_id,
             is_priority=self.is_priority,
             idempotency_key=key,

@@ -3,25 +3,35 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cyberdesk_airflow._compat import Context, ObjectStoragePath, mask_secret
+from cyberdesk_airflow import _compat
+from cyberdesk_airflow._compat import mask_secret
+from cyberdesk_airflow._defaults import EVENT_REATTACHED
 from cyberdesk_airflow.exceptions import raise_for_run
 from cyberdesk_airflow.links import XCOM_ATTACHMENTS, push_run_link
-from cyberdesk_airflow.operators.attachments import download_attachments, list_attachments
 from cyberdesk_airflow.operators.base import CyberdeskWaitingOperator
-from cyberdesk_core import CyberdeskClient, FileInput, Run, derive_idempotency_key
-from cyberdesk_core.inputs import normalize_file_inputs
+from cyberdesk_core import derive_idempotency_key
+
+# The client, models, trigger and object storage are imported when a task runs, not when a DAG
+# file that uses the operator is parsed.
+if TYPE_CHECKING:
+    from cyberdesk_airflow._compat import Context, ObjectStoragePath
+    from cyberdesk_core import CyberdeskClient, FileInput, Run
 
 
 def resolve_file_inputs(items: Sequence[Any] | None) -> list[FileInput] | None:
     """Read ``ObjectStoragePath`` / URI entries; local paths, bytes and FileInput go to the core."""
     if not items:
         return None
+    from cyberdesk_core import FileInput
+    from cyberdesk_core.inputs import normalize_file_inputs
+
+    storage_path = _compat.ObjectStoragePath
     local: list[Any] = []
     for item in items:
-        if isinstance(item, ObjectStoragePath) or (isinstance(item, str) and "://" in item):
-            path = item if isinstance(item, ObjectStoragePath) else ObjectStoragePath(item)
+        if isinstance(item, storage_path) or (isinstance(item, str) and "://" in item):
+            path = item if isinstance(item, storage_path) else storage_path(item)
             local.append(FileInput.from_bytes(path.name, path.read_bytes()))
         else:
             local.append(item)
@@ -136,7 +146,8 @@ class CyberdeskRunOperator(CyberdeskWaitingOperator):
             ),
             "file_inputs": resolve_file_inputs(self.file_inputs),
             "machine_id": self.machine_id,
-            "pool_ids": list(self.pool_ids) if self.pool_ids else None,
+            # Passed as given: the core rejects an empty list (it would drop the placement).
+            "pool_ids": self.pool_ids,
             "is_priority": self.is_priority,
             "release_session_after": self.release_session_after,
         }
@@ -146,6 +157,7 @@ class CyberdeskRunOperator(CyberdeskWaitingOperator):
         ti = context["ti"]
         key = derive_idempotency_key(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, "run")
         request = self._request()
+        reattached = False
         with self.hook.get_client() as client:
             run = client.runs.create(
                 self.workflow_id,
@@ -156,49 +168,107 @@ class CyberdeskRunOperator(CyberdeskWaitingOperator):
                 idempotency_key=key,
             )
             if ti.try_number > 1:
-                run = self._reconcile_earlier_try(client, run, context, request)
+                run, reattached = self._reconcile_earlier_try(client, run, context, request)
             url = client.run_url(run.id)
         self._active_run_ids = [run.id]
         push_run_link(context, run.id, url, run.session_id)
         self.log.info("Cyberdesk run %s (%s): %s", run.id, run.status, url)
         if not self.wait_for_completion:
             return None
-        return self.wait_for_runs(context, [run], workflow_id=self.workflow_id)
+        return self.wait_for_runs(
+            context,
+            [run],
+            workflow_id=self.workflow_id,
+            reattached_run_ids=[run.id] if reattached else (),
+        )
 
     def _reconcile_earlier_try(
         self, client: CyberdeskClient, run: Run, context: Context, request: dict[str, Any]
-    ) -> Run:
+    ) -> tuple[Run, bool]:
         """Reattach to an earlier try's active run, or re-run it when it already ended.
 
         The create call replays the earlier try's response, which can be stale, so the run is
         read again. A run created before this try started and already finished belongs to an
-        earlier try: this try runs it again (``runs.retry`` keeps the run id).
+        earlier try: this try runs it again (``runs.retry`` keeps the run id). Returns the run and
+        whether this try reattached to an earlier try's active run.
         """
         ti = context["ti"]
         current = client.runs.get(run.id)
         started = getattr(ti, "start_date", None)
-        if not current.is_terminal or (started is not None and current.created_at >= started):
-            if not current.is_terminal:
-                self.log.info("Reattached to Cyberdesk run %s from an earlier try", current.id)
-            return current
+        if started is not None and current.created_at >= started:
+            return current, False
+        if not current.is_terminal:
+            self.log.info("Reattached to Cyberdesk run %s from an earlier try", current.id)
+            return current, True
         self.log.info(
             "Cyberdesk run %s from an earlier try ended as %s; retrying it (try %s)",
             current.id,
             current.status,
             ti.try_number,
         )
+        return self._retry(client, current.id, context, request), False
+
+    def _retry(
+        self, client: CyberdeskClient, run_id: str, context: Context, request: dict[str, Any]
+    ) -> Run:
+        """Run ``run_id`` again under this try's own key (a replay when this try already did)."""
+        from cyberdesk_core import ConflictError
+
+        ti = context["ti"]
         retry_key = derive_idempotency_key(
             ti.dag_id, ti.run_id, ti.task_id, ti.map_index, "retry", ti.try_number
         )
-        return client.runs.retry(
-            current.id,
-            **request,
-            session_id=self.session_id,
-            idempotency_key=retry_key,
+        try:
+            return client.runs.retry(
+                run_id, **request, session_id=self.session_id, idempotency_key=retry_key
+            )
+        except ConflictError:
+            # Someone else already runs it again (it is active): wait for that execution.
+            current = client.runs.get(run_id)
+            if current.is_terminal:
+                raise
+            return current
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
+        """Complete the task, or re-run a reattached run that got cancelled under this try.
+
+        Clearing a deferred task cancels its run (the old try's trigger ``on_kill``) while the new
+        try, sharing the Idempotency-Key, may already have reattached to that very run. Such a
+        run (created by an earlier try, cancelled by somebody other than this try) is re-run once
+        with ``runs.retry``; the new wait carries no reattachment, so a later cancel fails the
+        task as usual. A run this try created or re-ran itself is never re-run.
+        """
+        rerun = self._rerun_cancelled_reattached(context, event)
+        if rerun is None:
+            return super().execute_complete(context, event)
+        self._active_run_ids = [rerun.id]
+        return self.wait_for_runs(context, [rerun], workflow_id=self.workflow_id)
+
+    def _rerun_cancelled_reattached(self, context: Context, event: dict[str, Any]) -> Run | None:
+        from cyberdesk_airflow.triggers import EVENT_FAILED, runs_from_event
+
+        reattached = set(event.get(EVENT_REATTACHED) or ())
+        if not reattached or event.get("status") != EVENT_FAILED:
+            return None
+        runs = runs_from_event(event)
+        if len(runs) != 1 or runs[0].id not in reattached or runs[0].status != "cancelled":
+            return None
+        run = runs[0]
+        if run.id in getattr(self, "_cancelled_run_ids", ()):
+            return None
+        self.log.warning(
+            "Cyberdesk run %s, created by an earlier try and reattached to, was cancelled "
+            "(the earlier try was cleared or killed); running it again for try %s",
+            run.id,
+            context["ti"].try_number,
         )
+        with self.hook.get_client() as client:
+            return self._retry(client, run.id, context, self._request())
 
     def complete(self, context: Context, runs: list[Run]) -> Any:
         """Fail unless the run succeeded; fetch attachments; return ``output_data``."""
+        from cyberdesk_airflow.operators.attachments import download_attachments, list_attachments
+
         run = raise_for_run(runs[0])
         if run.output_attachment_ids or self.download_attachments_to is not None:
             with self.hook.get_client() as client:
