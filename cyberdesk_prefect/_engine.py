@@ -1,4 +1,4 @@
-"""Create -> wait -> finish, shared by the tasks and the `CyberdeskWorkflow` block.
+"""Create and finish a run (the wait between them is `_waits`), for the tasks and the block.
 
 Each step has a sync and an async form with the same behaviour. The Cyberdesk logic itself
 (requests, retries, polling, terminal statuses) lives in `cyberdesk_core`; this module adds
@@ -8,10 +8,11 @@ status logs and events, artifacts, and cancelling the remote run when a wait is 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 
@@ -22,7 +23,6 @@ from cyberdesk_core import (
     raise_for_run_status,
 )
 from cyberdesk_core.inputs import normalize_file_inputs, validate_timeouts
-from cyberdesk_core.waiting import await_run, wait_for_run
 from cyberdesk_prefect._downloads import (
     adownload_attachments,
     alist_attachment_infos,
@@ -231,7 +231,7 @@ def _log_reexecution(run: Run) -> None:
     )
 
 
-# --------------------------------------------------------------------------- wait
+# --------------------------------------------------------------------------- cancel
 
 
 def cancel_abandoned(client: CyberdeskClient, run_ids: Sequence[str]) -> None:
@@ -263,66 +263,6 @@ def _log_abandoned(cancelled: list[str]) -> None:
         )
 
 
-def wait_run(
-    client: CyberdeskClient, run_id: str, settings: WaitSettings, reporter: RunReporter
-) -> Run:
-    """Wait until the run ends; cancel it if the wait is abandoned for any reason."""
-    run_url = client.run_url(run_id)
-    ended = False
-
-    def on_change(run: Run) -> None:
-        nonlocal ended
-        ended = ended or bool(run.status.is_terminal)
-        reporter.update(run, run_url)
-
-    try:
-        run = wait_for_run(
-            client,
-            run_id,
-            poll_interval=settings.poll_interval,
-            max_poll_interval=settings.max_poll_interval,
-            timeout=settings.timeout,
-            on_status_change=on_change,
-            raise_on_failure=False,
-        )
-        ended = True
-        reporter.update(run, run_url)
-        return run
-    finally:
-        if not ended and settings.cancel_on_abandon:
-            cancel_abandoned(client, [run_id])
-
-
-async def await_run_end(
-    client: AsyncCyberdeskClient, run_id: str, settings: WaitSettings, reporter: RunReporter
-) -> Run:
-    """Async form of `wait_run`."""
-    run_url = client.run_url(run_id)
-    ended = False
-
-    def on_change(run: Run) -> None:
-        nonlocal ended
-        ended = ended or bool(run.status.is_terminal)
-        reporter.update(run, run_url)
-
-    try:
-        run = await await_run(
-            client,
-            run_id,
-            poll_interval=settings.poll_interval,
-            max_poll_interval=settings.max_poll_interval,
-            timeout=settings.timeout,
-            on_status_change=on_change,
-            raise_on_failure=False,
-        )
-        ended = True
-        reporter.update(run, run_url)
-        return run
-    finally:
-        if not ended and settings.cancel_on_abandon:
-            await acancel_abandoned(client, [run_id])
-
-
 # --------------------------------------------------------------------------- finish
 
 
@@ -330,21 +270,36 @@ def _files_wanted(settings: FinishSettings) -> bool:
     return settings.download_to is not None or settings.filesystem is not None
 
 
-def finish_run(client: CyberdeskClient, run: Run, settings: FinishSettings) -> CyberdeskRunResult:
-    """Build the result (fetching files of a successful run), create the artifact, raise."""
+def _has_files(run: Run) -> bool:
+    return str(run.status) == "success" and bool(run.output_attachment_ids)
+
+
+def finish_run(
+    credentials: CyberdeskCredentials,
+    run: Run,
+    settings: FinishSettings,
+    *,
+    client: CyberdeskClient | None = None,
+) -> CyberdeskRunResult:
+    """Build the result (fetching files of a successful run), create the artifact, raise.
+
+    A client is only needed for the files: `client` if given, else one opened for them.
+    """
     infos: list[CyberdeskAttachmentInfo] = []
-    if str(run.status) == "success" and run.output_attachment_ids:
-        if _files_wanted(settings):
-            infos = download_attachments(
-                client,
-                run.id,
-                destination=settings.download_to,
-                filesystem=settings.filesystem,
-                folder=settings.filesystem_folder,
-            )
-        else:
-            infos = list_attachment_infos(client, run.id)
-    result = _result(client, run, infos)
+    if _has_files(run):
+        with contextlib.ExitStack() as stack:
+            used = client or stack.enter_context(credentials.get_client())
+            if _files_wanted(settings):
+                infos = download_attachments(
+                    used,
+                    run.id,
+                    destination=settings.download_to,
+                    filesystem=settings.filesystem,
+                    folder=settings.filesystem_folder,
+                )
+            else:
+                infos = list_attachment_infos(used, run.id)
+    result = result_of(credentials, run, infos)
     if settings.create_artifact:
         create_run_artifact(result)
     if settings.raise_on_failure:
@@ -353,22 +308,30 @@ def finish_run(client: CyberdeskClient, run: Run, settings: FinishSettings) -> C
 
 
 async def afinish_run(
-    client: AsyncCyberdeskClient, run: Run, settings: FinishSettings
+    credentials: CyberdeskCredentials,
+    run: Run,
+    settings: FinishSettings,
+    *,
+    client: AsyncCyberdeskClient | None = None,
 ) -> CyberdeskRunResult:
     """Async form of `finish_run`."""
     infos: list[CyberdeskAttachmentInfo] = []
-    if str(run.status) == "success" and run.output_attachment_ids:
-        if _files_wanted(settings):
-            infos = await adownload_attachments(
-                client,
-                run.id,
-                destination=settings.download_to,
-                filesystem=settings.filesystem,
-                folder=settings.filesystem_folder,
-            )
-        else:
-            infos = await alist_attachment_infos(client, run.id)
-    result = _result(client, run, infos)
+    if _has_files(run):
+        async with contextlib.AsyncExitStack() as stack:
+            used = client
+            if used is None:
+                used = await stack.enter_async_context(credentials.get_async_client())
+            if _files_wanted(settings):
+                infos = await adownload_attachments(
+                    used,
+                    run.id,
+                    destination=settings.download_to,
+                    filesystem=settings.filesystem,
+                    folder=settings.filesystem_folder,
+                )
+            else:
+                infos = await alist_attachment_infos(used, run.id)
+    result = result_of(credentials, run, infos)
     if settings.create_artifact:
         await acreate_run_artifact(result)
     if settings.raise_on_failure:
@@ -376,17 +339,21 @@ async def afinish_run(
     return result
 
 
-def _result(
-    client: CyberdeskClient | AsyncCyberdeskClient, run: Run, infos: list[CyberdeskAttachmentInfo]
+class RunUrls(Protocol):
+    """Anything that knows a run's dashboard URL: the clients and the credentials block."""
+
+    def run_url(self, run_id: str) -> str:
+        """Dashboard URL of a run."""
+        ...
+
+
+def result_of(
+    urls: RunUrls, run: Run, infos: Sequence[CyberdeskAttachmentInfo] = ()
 ) -> CyberdeskRunResult:
+    """The task result for a run (attachment metadata only when `infos` is given)."""
     return CyberdeskRunResult.from_run(
         run,
-        run_url=client.run_url(run.id),
-        attachments=infos,
+        run_url=urls.run_url(run.id),
+        attachments=list(infos),
         downloaded_paths=[i.local_path for i in infos if i.local_path],
     )
-
-
-def result_of(client: CyberdeskClient | AsyncCyberdeskClient, run: Run) -> CyberdeskRunResult:
-    """A result for a run without attachment metadata (e.g. right after creating it)."""
-    return _result(client, run, [])

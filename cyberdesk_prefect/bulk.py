@@ -15,9 +15,10 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from cyberdesk_core.summaries import BulkSummary, FailPolicy
-from cyberdesk_prefect._engine import WaitSettings, result_of
+from cyberdesk_prefect._engine import result_of
 from cyberdesk_prefect._idempotency import task_idempotency_key
 from cyberdesk_prefect._many import RunRef, await_many, wait_many_sync
+from cyberdesk_prefect._params import Params, async_form_of, wait_settings
 from cyberdesk_prefect._secrets import (
     SensitiveInputs,
     aresolve_sensitive_inputs,
@@ -37,8 +38,26 @@ FailPolicyName = Literal["any", "all", "never"]
 RunsToWait = CyberdeskBulkResult | CyberdeskChainResult | Sequence[str | CyberdeskRunResult]
 
 
-def _bulk_kwargs(sensitive: Any, fields: dict[str, Any]) -> dict[str, Any]:
-    return {**fields, "sensitive_input_values": sensitive}
+_BULK_FIELDS = (
+    "input_values",
+    "machine_id",
+    "pool_ids",
+    "session_id",
+    "start_session",
+    "is_priority",
+)
+
+
+def _bulk_kwargs(params: Params, sensitive: Any) -> dict[str, Any]:
+    """Keyword arguments of `client.runs.bulk_create` from the bulk task's parameters."""
+    from cyberdesk_core.inputs import normalize_file_inputs
+
+    return {
+        **{name: params[name] for name in _BULK_FIELDS},
+        "sensitive_input_values": sensitive,
+        "file_inputs": normalize_file_inputs(params["file_inputs"]),
+        "idempotency_key": task_idempotency_key("bulk", params["idempotency_key"]),
+    }
 
 
 def _bulk_result(client: Any, workflow_id: str, created: Any) -> CyberdeskBulkResult:
@@ -101,68 +120,23 @@ def bulk_create_cyberdesk_runs(
         A `CyberdeskBulkResult` (run ids, creation errors); pass it to
         `wait_for_cyberdesk_runs`.
     """
-    from cyberdesk_core.inputs import normalize_file_inputs
-
-    kwargs = _bulk_kwargs(
-        resolve_sensitive_inputs(sensitive_inputs),
-        {
-            "input_values": input_values,
-            "file_inputs": normalize_file_inputs(file_inputs),
-            "machine_id": machine_id,
-            "pool_ids": pool_ids,
-            "session_id": session_id,
-            "start_session": start_session,
-            "is_priority": is_priority,
-        },
-    )
+    params = dict(locals())
+    kwargs = _bulk_kwargs(params, resolve_sensitive_inputs(sensitive_inputs))
     with credentials.get_client() as client:
-        created = client.runs.bulk_create(
-            workflow_id,
-            count,
-            idempotency_key=task_idempotency_key("bulk", idempotency_key),
-            **kwargs,
-        )
+        created = client.runs.bulk_create(workflow_id, count, **kwargs)
         record_runs([r.id for r in created.created_runs], credentials)
         return _bulk_result(client, workflow_id, created)
 
 
 @task(name="Bulk create Cyberdesk runs", cache_policy=NO_CACHE)
-async def abulk_create_cyberdesk_runs(
-    credentials: CyberdeskCredentials,
-    workflow_id: str,
-    count: int,
-    input_values: dict[str, Any] | None = None,
-    sensitive_inputs: SensitiveInputs = None,
-    file_inputs: Sequence[Any] | None = None,
-    machine_id: str | None = None,
-    pool_ids: list[str] | None = None,
-    session_id: str | None = None,
-    start_session: bool | None = None,
-    is_priority: bool | None = None,
-    idempotency_key: str | None = None,
-) -> CyberdeskBulkResult:
+@async_form_of(bulk_create_cyberdesk_runs.fn)
+async def abulk_create_cyberdesk_runs(params: Params) -> CyberdeskBulkResult:
     """Async form of `bulk_create_cyberdesk_runs` (same parameters and result)."""
-    from cyberdesk_core.inputs import normalize_file_inputs
-
-    kwargs = _bulk_kwargs(
-        await aresolve_sensitive_inputs(sensitive_inputs),
-        {
-            "input_values": input_values,
-            "file_inputs": normalize_file_inputs(file_inputs),
-            "machine_id": machine_id,
-            "pool_ids": pool_ids,
-            "session_id": session_id,
-            "start_session": start_session,
-            "is_priority": is_priority,
-        },
-    )
+    credentials: CyberdeskCredentials = params["credentials"]
+    workflow_id: str = params["workflow_id"]
+    kwargs = _bulk_kwargs(params, await aresolve_sensitive_inputs(params["sensitive_inputs"]))
     async with credentials.get_async_client() as client:
-        created = await client.runs.bulk_create(
-            workflow_id,
-            count,
-            idempotency_key=task_idempotency_key("bulk", idempotency_key),
-            **kwargs,
-        )
+        created = await client.runs.bulk_create(workflow_id, params["count"], **kwargs)
         await arecord_runs([r.id for r in created.created_runs], credentials)
         return _bulk_result(client, workflow_id, created)
 
@@ -219,11 +193,8 @@ def wait_for_cyberdesk_runs(
     Returns:
         One `CyberdeskRunResult` per run, in the order given.
     """
-    refs = run_refs(runs)
-    settings = WaitSettings(
-        poll_interval_seconds, poll_interval_seconds, max_wait_seconds, cancel_on_abandon
-    )
-    ended = wait_many_sync(credentials, refs, settings, RunReporter())
+    params = dict(locals())
+    ended = wait_many_sync(credentials, run_refs(runs), wait_settings(params), RunReporter())
     with credentials.get_client() as client:
         results = [result_of(client, run) for run in ended]
         if create_artifact:
@@ -232,23 +203,14 @@ def wait_for_cyberdesk_runs(
 
 
 @task(name="Wait for Cyberdesk runs", cache_policy=NO_CACHE)
-async def await_for_cyberdesk_runs(
-    credentials: CyberdeskCredentials,
-    runs: RunsToWait,
-    poll_interval_seconds: float = 5.0,
-    max_wait_seconds: float | None = None,
-    fail_policy: FailPolicyName = "any",
-    cancel_on_abandon: bool = True,
-    create_artifact: bool = True,
-) -> list[CyberdeskRunResult]:
+@async_form_of(wait_for_cyberdesk_runs.fn)
+async def await_for_cyberdesk_runs(params: Params) -> list[CyberdeskRunResult]:
     """Async form of `wait_for_cyberdesk_runs` (same parameters and result)."""
-    refs = run_refs(runs)
-    settings = WaitSettings(
-        poll_interval_seconds, poll_interval_seconds, max_wait_seconds, cancel_on_abandon
-    )
+    credentials: CyberdeskCredentials = params["credentials"]
+    refs, settings = run_refs(params["runs"]), wait_settings(params)
     async with credentials.get_async_client() as client:
         ended = await await_many(client, refs, settings, RunReporter())
         results = [result_of(client, run) for run in ended]
-        if create_artifact:
+        if params["create_artifact"]:
             await acreate_batch_artifact(results)
-    return _check(ended, results, fail_policy)
+    return _check(ended, results, params["fail_policy"])

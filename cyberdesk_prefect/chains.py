@@ -16,9 +16,10 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from cyberdesk_core import ChainStep, ConfigurationError, raise_for_run_status
-from cyberdesk_prefect._engine import WaitSettings, result_of
+from cyberdesk_prefect._engine import result_of
 from cyberdesk_prefect._idempotency import task_idempotency_key
 from cyberdesk_prefect._many import RunRef, await_many, wait_many_sync
+from cyberdesk_prefect._params import Params, async_form_of, wait_settings
 from cyberdesk_prefect._secrets import (
     SensitiveInputs,
     aresolve_sensitive_inputs,
@@ -108,96 +109,83 @@ def run_cyberdesk_chain(
     Returns:
         A `CyberdeskChainResult`; `.outputs` maps each step alias to its `output_data`.
     """
+    params = dict(locals())
     step_secrets = [
         resolve_sensitive_inputs(s, "steps.sensitive_inputs") for s in _step_secrets(steps)
     ]
     shared_secrets = resolve_sensitive_inputs(shared_sensitive_inputs, "shared_sensitive_inputs")
     with credentials.get_client() as client:
-        chain = client.runs.chain(
-            _steps(steps, resolved=step_secrets),
-            shared_inputs=shared_inputs,
-            shared_sensitive_inputs=shared_secrets,
-            shared_file_inputs=shared_file_inputs,
-            keep_session_after_completion=keep_session_after_completion,
-            machine_id=machine_id,
-            pool_ids=pool_ids,
-            session_id=session_id,
-            is_priority=is_priority,
-            idempotency_key=task_idempotency_key("chain", idempotency_key),
-        )
+        chain_steps, options = _chain_args(params, step_secrets, shared_secrets)
+        chain = client.runs.chain(chain_steps, **options)
         record_runs(chain.run_ids, credentials)
         _log_created(chain, len(steps))
         if not wait:
             return CyberdeskChainResult(session_id=chain.session_id, run_ids=chain.run_ids)
-        refs = [RunRef(run_id, None, chain.session_id, None) for run_id in chain.run_ids]
-        settings = WaitSettings(
-            poll_interval_seconds, poll_interval_seconds, max_wait_seconds, cancel_on_abandon
-        )
-        ended = wait_many_sync(credentials, refs, settings, RunReporter())
+        ended = wait_many_sync(credentials, _refs(chain), wait_settings(params), RunReporter())
         results = [result_of(client, run) for run in ended]
     if create_artifact:
         for result in results:
             create_run_artifact(result)
-    if raise_on_failure:
-        for run in ended:
-            raise_for_run_status(run)
-    return CyberdeskChainResult(session_id=chain.session_id, run_ids=chain.run_ids, results=results)
+    return _finished(params, chain, ended, results)
 
 
 @task(name="Run Cyberdesk chain", cache_policy=NO_CACHE)
-async def arun_cyberdesk_chain(
-    credentials: CyberdeskCredentials,
-    steps: Sequence[StepLike],
-    shared_inputs: dict[str, Any] | None = None,
-    shared_sensitive_inputs: SensitiveInputs = None,
-    shared_file_inputs: Sequence[Any] | None = None,
-    keep_session_after_completion: bool | None = None,
-    machine_id: str | None = None,
-    pool_ids: list[str] | None = None,
-    session_id: str | None = None,
-    is_priority: bool | None = None,
-    wait: bool = True,
-    poll_interval_seconds: float = 5.0,
-    max_wait_seconds: float | None = None,
-    raise_on_failure: bool = True,
-    cancel_on_abandon: bool = True,
-    create_artifact: bool = True,
-    idempotency_key: str | None = None,
-) -> CyberdeskChainResult:
+@async_form_of(run_cyberdesk_chain.fn)
+async def arun_cyberdesk_chain(params: Params) -> CyberdeskChainResult:
     """Async form of `run_cyberdesk_chain` (same parameters and result)."""
+    credentials: CyberdeskCredentials = params["credentials"]
     step_secrets = [
-        await aresolve_sensitive_inputs(s, "steps.sensitive_inputs") for s in _step_secrets(steps)
+        await aresolve_sensitive_inputs(s, "steps.sensitive_inputs")
+        for s in _step_secrets(params["steps"])
     ]
     shared_secrets = await aresolve_sensitive_inputs(
-        shared_sensitive_inputs, "shared_sensitive_inputs"
+        params["shared_sensitive_inputs"], "shared_sensitive_inputs"
     )
     async with credentials.get_async_client() as client:
-        chain = await client.runs.chain(
-            _steps(steps, resolved=step_secrets),
-            shared_inputs=shared_inputs,
-            shared_sensitive_inputs=shared_secrets,
-            shared_file_inputs=shared_file_inputs,
-            keep_session_after_completion=keep_session_after_completion,
-            machine_id=machine_id,
-            pool_ids=pool_ids,
-            session_id=session_id,
-            is_priority=is_priority,
-            idempotency_key=task_idempotency_key("chain", idempotency_key),
-        )
+        chain_steps, options = _chain_args(params, step_secrets, shared_secrets)
+        chain = await client.runs.chain(chain_steps, **options)
         await arecord_runs(chain.run_ids, credentials)
-        _log_created(chain, len(steps))
-        if not wait:
+        _log_created(chain, len(params["steps"]))
+        if not params["wait"]:
             return CyberdeskChainResult(session_id=chain.session_id, run_ids=chain.run_ids)
-        refs = [RunRef(run_id, None, chain.session_id, None) for run_id in chain.run_ids]
-        settings = WaitSettings(
-            poll_interval_seconds, poll_interval_seconds, max_wait_seconds, cancel_on_abandon
-        )
-        ended = await await_many(client, refs, settings, RunReporter())
+        ended = await await_many(client, _refs(chain), wait_settings(params), RunReporter())
         results = [result_of(client, run) for run in ended]
-    if create_artifact:
+    if params["create_artifact"]:
         for result in results:
             await acreate_run_artifact(result)
-    if raise_on_failure:
+    return _finished(params, chain, ended, results)
+
+
+_CHAIN_FIELDS = (
+    "shared_inputs",
+    "shared_file_inputs",
+    "keep_session_after_completion",
+    "machine_id",
+    "pool_ids",
+    "session_id",
+    "is_priority",
+)
+
+
+def _chain_args(
+    params: Params, step_secrets: list[dict[str, Any] | None], shared_secrets: Any
+) -> tuple[list[StepLike], dict[str, Any]]:
+    """The steps and the keyword arguments of `client.runs.chain`."""
+    return _steps(params["steps"], resolved=step_secrets), {
+        **{name: params[name] for name in _CHAIN_FIELDS},
+        "shared_sensitive_inputs": shared_secrets,
+        "idempotency_key": task_idempotency_key("chain", params["idempotency_key"]),
+    }
+
+
+def _refs(chain: Any) -> list[RunRef]:
+    return [RunRef(run_id, None, chain.session_id, None) for run_id in chain.run_ids]
+
+
+def _finished(
+    params: Params, chain: Any, ended: list[Any], results: list[Any]
+) -> CyberdeskChainResult:
+    if params["raise_on_failure"]:
         for run in ended:
             raise_for_run_status(run)
     return CyberdeskChainResult(session_id=chain.session_id, run_ids=chain.run_ids, results=results)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
@@ -12,6 +13,15 @@ if TYPE_CHECKING:
     from cyberdesk_core import AsyncCyberdeskClient, CyberdeskClient
 
 DEFAULT_BASE_URL = "https://api.cyberdesk.io"
+
+
+@functools.lru_cache(maxsize=64)
+def _dashboard_prefix(base_url: str) -> str:
+    """What precedes a run id in its dashboard URL (parsing the URL once per base URL)."""
+    from cyberdesk_core.transport import ClientConfig
+
+    config = ClientConfig(api_key=SecretStr("unused"), base_url=base_url, timeout=1.0)
+    return config.run_url("")
 
 
 class CyberdeskCredentials(CredentialsBlock):
@@ -128,6 +138,17 @@ class CyberdeskCredentials(CredentialsBlock):
         from cyberdesk_core import AsyncCyberdeskClient
 
         return AsyncCyberdeskClient(**self._client_kwargs(overrides))
+
+    def run_url(self, run_id: str) -> str:
+        """Dashboard URL of a run, the same one the clients give (no client is built).
+
+        Args:
+            run_id: The run.
+
+        Returns:
+            The URL of the run's page in the Cyberdesk dashboard.
+        """
+        return _dashboard_prefix(self.base_url) + run_id
 
     def _client_kwargs(self, overrides: dict[str, Any]) -> dict[str, Any]:
         # The SecretStr is handed over as is: the core reveals it only in the auth header.

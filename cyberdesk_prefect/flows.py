@@ -48,7 +48,7 @@ def run_cyberdesk_workflow_flow(
             never flow parameters themselves.
         machine_id: Pin the run to one machine.
         pool_ids: The machine must belong to all these pools.
-        poll_interval_seconds: First delay between status reads.
+        poll_interval_seconds: Delay between status reads (polling is shared).
         max_wait_seconds: Give up (and cancel the run) after this long.
         download_to: Local folder for the run's output files.
     """

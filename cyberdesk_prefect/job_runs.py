@@ -14,11 +14,10 @@ from cyberdesk_prefect._engine import (
     FinishSettings,
     WaitSettings,
     afinish_run,
-    await_run_end,
     finish_run,
     result_of,
-    wait_run,
 )
+from cyberdesk_prefect._waits import await_run_end, wait_run
 from cyberdesk_prefect.observability import RunReporter
 from cyberdesk_prefect.results import CyberdeskAttachmentInfo, CyberdeskRunResult
 
@@ -80,10 +79,10 @@ class CyberdeskRun(JobRun[CyberdeskRunResult]):
                 `raise_on_failure=False`).
             RunTimeoutError: The workflow's `max_wait_seconds` passed.
         """
-        with self.workflow.credentials.get_client() as client:
-            run = wait_run(client, self.run_id, self._wait_settings(), self._reporter)
-            settings = self._finish_settings(raise_on_failure, download_to, filesystem, folder)
-            self._result = finish_run(client, run, settings)
+        credentials = self.workflow.credentials
+        run = wait_run(credentials, self.run_id, self._wait_settings(), self._reporter)
+        settings = self._finish_settings(raise_on_failure, download_to, filesystem, folder)
+        self._result = finish_run(credentials, run, settings)
         return self._result
 
     async def await_for_completion(
@@ -94,10 +93,10 @@ class CyberdeskRun(JobRun[CyberdeskRunResult]):
         folder: str = "",
     ) -> CyberdeskRunResult:
         """Async form of `wait_for_completion`."""
-        async with self.workflow.credentials.get_async_client() as client:
-            run = await await_run_end(client, self.run_id, self._wait_settings(), self._reporter)
-            settings = self._finish_settings(raise_on_failure, download_to, filesystem, folder)
-            self._result = await afinish_run(client, run, settings)
+        credentials = self.workflow.credentials
+        run = await await_run_end(credentials, self.run_id, self._wait_settings(), self._reporter)
+        settings = self._finish_settings(raise_on_failure, download_to, filesystem, folder)
+        self._result = await afinish_run(credentials, run, settings)
         return self._result
 
     def fetch_result(self) -> CyberdeskRunResult:  # type: ignore[override]

@@ -56,8 +56,23 @@ def run_event_resource(run: Run, run_url: str | None = None) -> dict[str, str]:
     return resource
 
 
+def events_have_a_destination() -> bool:
+    """True inside a flow or task run, or when a Prefect API URL is configured.
+
+    Outside both (a task body called with `.fn()` in a plain script with no API), Prefect's
+    events worker has nowhere to send to and would fail once per event.
+    """
+    if in_run_context():
+        return True
+    from prefect.settings import PREFECT_API_URL
+
+    return bool(PREFECT_API_URL.value())
+
+
 def emit_run_event(run: Run, run_url: str | None = None) -> None:
     """Emit `cyberdesk.run.<status>` for a run; failures to emit never fail the caller."""
+    if not events_have_a_destination():
+        return
     from prefect.events import emit_event
 
     related: list[dict[str, str]] = [

@@ -2,7 +2,8 @@
 
 `run_cyberdesk_workflow` is the task most flows need: it is mappable and retryable.
 
-* The wait polls inside the task (one task run, not one per poll), logging only changes.
+* The wait polls inside the task (one task run, not one per poll), logging only changes;
+  every wait of the process shares one poller per credentials (see `_shared_wait`).
 * A retry re-attaches to the run the first try created. If that run already ended without
   success (it failed, or it was cancelled because the earlier try timed out), the retry asks
   Cyberdesk to run it again under the same run id (`POST /v1/runs/{id}/retry`, secrets
@@ -22,26 +23,25 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.filesystems import WritableFileSystem
 
-from cyberdesk_prefect._engine import (
-    FinishSettings,
-    WaitSettings,
-    acreate_run,
-    afinish_run,
-    await_run_end,
-    create_run,
-    finish_run,
-    wait_run,
-)
+from cyberdesk_prefect._engine import acreate_run, afinish_run, create_run, finish_run
 from cyberdesk_prefect._idempotency import task_idempotency_key
+from cyberdesk_prefect._params import (
+    Params,
+    async_form_of,
+    finish_settings,
+    run_options,
+    wait_settings,
+)
 from cyberdesk_prefect._secrets import (
     SensitiveInputs,
     aresolve_sensitive_inputs,
     resolve_sensitive_inputs,
 )
+from cyberdesk_prefect._shared_wait import RunHints
+from cyberdesk_prefect._waits import await_run_end, wait_run
 from cyberdesk_prefect.credentials import CyberdeskCredentials
 from cyberdesk_prefect.observability import RunReporter
 from cyberdesk_prefect.results import CyberdeskRunResult
-from cyberdesk_prefect.runs import build_options
 
 
 @contextlib.contextmanager
@@ -88,8 +88,11 @@ def wait_for_cyberdesk_run(
     Args:
         credentials: The Cyberdesk credentials block.
         run_id: The run to wait for.
-        poll_interval_seconds: First delay between status reads; it grows with backoff.
-        max_poll_interval_seconds: Upper bound of the delay between status reads.
+        poll_interval_seconds: Delay between status reads. Every wait of the process with
+            the same credentials and interval shares one poller, which reads runs of one
+            workflow or session together with a few list calls.
+        max_poll_interval_seconds: Longest delay between status reads while the Cyberdesk
+            API keeps failing (429, 5xx); back to `poll_interval_seconds` once it recovers.
         max_wait_seconds: Give up after this long (`RunTimeoutError`); None waits for ever.
         raise_on_failure: Raise `RunFailedError` / `RunCancelledError` when the run did not
             succeed; with False the result carries the status instead.
@@ -102,41 +105,18 @@ def wait_for_cyberdesk_run(
     Returns:
         A `CyberdeskRunResult`.
     """
-    wait = WaitSettings(
-        poll_interval_seconds, max_poll_interval_seconds, max_wait_seconds, cancel_on_abandon
-    )
-    finish = FinishSettings(
-        raise_on_failure, download_to, filesystem, filesystem_folder, create_artifact
-    )
-    with credentials.get_client() as client:
-        run = wait_run(client, run_id, wait, RunReporter())
-        return finish_run(client, run, finish)
+    params = dict(locals())
+    run = wait_run(credentials, run_id, wait_settings(params), RunReporter())
+    return finish_run(credentials, run, finish_settings(params))
 
 
 @task(name="Wait for Cyberdesk run", cache_policy=NO_CACHE)
-async def await_for_cyberdesk_run(
-    credentials: CyberdeskCredentials,
-    run_id: str,
-    poll_interval_seconds: float = 5.0,
-    max_poll_interval_seconds: float = 30.0,
-    max_wait_seconds: float | None = None,
-    raise_on_failure: bool = True,
-    cancel_on_abandon: bool = True,
-    download_to: str | Path | None = None,
-    filesystem: WritableFileSystem | None = None,
-    filesystem_folder: str = "",
-    create_artifact: bool = True,
-) -> CyberdeskRunResult:
+@async_form_of(wait_for_cyberdesk_run.fn)
+async def await_for_cyberdesk_run(params: Params) -> CyberdeskRunResult:
     """Async form of `wait_for_cyberdesk_run` (same parameters and result)."""
-    wait = WaitSettings(
-        poll_interval_seconds, max_poll_interval_seconds, max_wait_seconds, cancel_on_abandon
-    )
-    finish = FinishSettings(
-        raise_on_failure, download_to, filesystem, filesystem_folder, create_artifact
-    )
-    async with credentials.get_async_client() as client:
-        run = await await_run_end(client, run_id, wait, RunReporter())
-        return await afinish_run(client, run, finish)
+    credentials: CyberdeskCredentials = params["credentials"]
+    run = await await_run_end(credentials, params["run_id"], wait_settings(params), RunReporter())
+    return await afinish_run(credentials, run, finish_settings(params))
 
 
 @task(name="Run Cyberdesk workflow", cache_policy=NO_CACHE)
@@ -187,28 +167,9 @@ def run_cyberdesk_workflow(
         RunCancelledError: The run was cancelled.
         RunTimeoutError: `max_wait_seconds` passed (the run is cancelled first).
     """
-    options = build_options(
-        workflow_id,
-        resolve_sensitive_inputs(sensitive_inputs),
-        input_values=input_values,
-        file_inputs=file_inputs,
-        machine_id=machine_id,
-        pool_ids=pool_ids,
-        session_id=session_id,
-        start_session=start_session,
-        session_alias=session_alias,
-        release_session_after=release_session_after,
-        is_priority=is_priority,
-        main_prompt=main_prompt,
-        model_metadata=model_metadata,
-    )
-    wait = WaitSettings(
-        poll_interval_seconds, max_poll_interval_seconds, max_wait_seconds, cancel_on_abandon
-    )
-    finish = FinishSettings(
-        raise_on_failure, download_to, filesystem, filesystem_folder, create_artifact
-    )
-    reporter = RunReporter()
+    params = dict(locals())
+    options = run_options(params, resolve_sensitive_inputs(sensitive_inputs))
+    wait, finish, reporter = wait_settings(params), finish_settings(params), RunReporter()
     with limit_concurrency(concurrency_limit_name), credentials.get_client() as client:
         run = create_run(
             client,
@@ -219,70 +180,32 @@ def run_cyberdesk_workflow(
             reporter=reporter,
             cancel_on_abandon=cancel_on_abandon,
         )
-        run = wait_run(client, run.id, wait, reporter)
-        return finish_run(client, run, finish)
+        run = wait_run(credentials, run.id, wait, reporter, hints=RunHints.of(run), client=client)
+        return finish_run(credentials, run, finish, client=client)
 
 
 @task(name="Run Cyberdesk workflow", cache_policy=NO_CACHE)
-async def arun_cyberdesk_workflow(
-    credentials: CyberdeskCredentials,
-    workflow_id: str,
-    input_values: dict[str, Any] | None = None,
-    sensitive_inputs: SensitiveInputs = None,
-    file_inputs: Sequence[Any] | None = None,
-    machine_id: str | None = None,
-    pool_ids: list[str] | None = None,
-    session_id: str | None = None,
-    start_session: bool | None = None,
-    session_alias: str | None = None,
-    release_session_after: bool | None = None,
-    is_priority: bool | None = None,
-    main_prompt: str | None = None,
-    model_metadata: dict[str, Any] | None = None,
-    poll_interval_seconds: float = 5.0,
-    max_poll_interval_seconds: float = 30.0,
-    max_wait_seconds: float | None = None,
-    raise_on_failure: bool = True,
-    cancel_on_abandon: bool = True,
-    download_to: str | Path | None = None,
-    filesystem: WritableFileSystem | None = None,
-    filesystem_folder: str = "",
-    create_artifact: bool = True,
-    concurrency_limit_name: str | None = None,
-    idempotency_key: str | None = None,
-) -> CyberdeskRunResult:
+@async_form_of(run_cyberdesk_workflow.fn)
+async def arun_cyberdesk_workflow(params: Params) -> CyberdeskRunResult:
     """Async form of `run_cyberdesk_workflow` (same parameters and result)."""
-    options = build_options(
-        workflow_id,
-        await aresolve_sensitive_inputs(sensitive_inputs),
-        input_values=input_values,
-        file_inputs=file_inputs,
-        machine_id=machine_id,
-        pool_ids=pool_ids,
-        session_id=session_id,
-        start_session=start_session,
-        session_alias=session_alias,
-        release_session_after=release_session_after,
-        is_priority=is_priority,
-        main_prompt=main_prompt,
-        model_metadata=model_metadata,
-    )
-    wait = WaitSettings(
-        poll_interval_seconds, max_poll_interval_seconds, max_wait_seconds, cancel_on_abandon
-    )
-    finish = FinishSettings(
-        raise_on_failure, download_to, filesystem, filesystem_folder, create_artifact
-    )
-    reporter = RunReporter()
-    async with alimit_concurrency(concurrency_limit_name), credentials.get_async_client() as client:
+    credentials: CyberdeskCredentials = params["credentials"]
+    key: str | None = params["idempotency_key"]
+    options = run_options(params, await aresolve_sensitive_inputs(params["sensitive_inputs"]))
+    wait, finish, reporter = wait_settings(params), finish_settings(params), RunReporter()
+    async with (
+        alimit_concurrency(params["concurrency_limit_name"]),
+        credentials.get_async_client() as client,
+    ):
         run = await acreate_run(
             client,
             options,
-            idempotency_key=task_idempotency_key("run", idempotency_key),
-            explicit_key=idempotency_key is not None,
+            idempotency_key=task_idempotency_key("run", key),
+            explicit_key=key is not None,
             credentials=credentials,
             reporter=reporter,
-            cancel_on_abandon=cancel_on_abandon,
+            cancel_on_abandon=wait.cancel_on_abandon,
         )
-        run = await await_run_end(client, run.id, wait, reporter)
-        return await afinish_run(client, run, finish)
+        run = await await_run_end(
+            credentials, run.id, wait, reporter, hints=RunHints.of(run), client=client
+        )
+        return await afinish_run(credentials, run, finish, client=client)

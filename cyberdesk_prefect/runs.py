@@ -13,8 +13,9 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from cyberdesk_core import acancel_if_active, cancel_if_active
-from cyberdesk_prefect._engine import RunOptions, acreate_run, create_run, result_of
+from cyberdesk_prefect._engine import acreate_run, create_run, result_of
 from cyberdesk_prefect._idempotency import task_idempotency_key
+from cyberdesk_prefect._params import Params, async_form_of, run_options
 from cyberdesk_prefect._secrets import (
     SensitiveInputs,
     aresolve_sensitive_inputs,
@@ -27,17 +28,6 @@ from cyberdesk_prefect.results import CyberdeskRunResult
 
 if TYPE_CHECKING:
     from cyberdesk_core import CancelOutcome, Run
-
-
-def build_options(
-    workflow_id: str,
-    sensitive_values: Mapping[str, Any] | None,
-    **fields: Any,
-) -> RunOptions:
-    """Create options with file inputs validated (paths/bytes -> FileInput)."""
-    return RunOptions(
-        workflow_id=workflow_id, sensitive_input_values=sensitive_values, **fields
-    ).normalized()
 
 
 @task(name="Trigger Cyberdesk run", cache_policy=NO_CACHE)
@@ -86,77 +76,32 @@ def trigger_cyberdesk_run(
     Returns:
         A `CyberdeskRunResult` with the run id, dashboard URL and session id.
     """
-    options = build_options(
-        workflow_id,
-        resolve_sensitive_inputs(sensitive_inputs),
-        input_values=input_values,
-        file_inputs=file_inputs,
-        machine_id=machine_id,
-        pool_ids=pool_ids,
-        session_id=session_id,
-        start_session=start_session,
-        session_alias=session_alias,
-        release_session_after=release_session_after,
-        is_priority=is_priority,
-        main_prompt=main_prompt,
-        model_metadata=model_metadata,
-    )
+    params = dict(locals())
+    options = run_options(params, resolve_sensitive_inputs(sensitive_inputs))
     with credentials.get_client() as client:
-        run = create_run(
-            client,
-            options,
-            idempotency_key=task_idempotency_key("create", idempotency_key),
-            explicit_key=idempotency_key is not None,
-            credentials=credentials,
-            reporter=RunReporter(),
-        )
+        run = create_run(client, options, **_create_kwargs(params))
         return result_of(client, run)
 
 
 @task(name="Trigger Cyberdesk run", cache_policy=NO_CACHE)
-async def atrigger_cyberdesk_run(
-    credentials: CyberdeskCredentials,
-    workflow_id: str,
-    input_values: dict[str, Any] | None = None,
-    sensitive_inputs: SensitiveInputs = None,
-    file_inputs: Sequence[Any] | None = None,
-    machine_id: str | None = None,
-    pool_ids: list[str] | None = None,
-    session_id: str | None = None,
-    start_session: bool | None = None,
-    session_alias: str | None = None,
-    release_session_after: bool | None = None,
-    is_priority: bool | None = None,
-    main_prompt: str | None = None,
-    model_metadata: dict[str, Any] | None = None,
-    idempotency_key: str | None = None,
-) -> CyberdeskRunResult:
+@async_form_of(trigger_cyberdesk_run.fn)
+async def atrigger_cyberdesk_run(params: Params) -> CyberdeskRunResult:
     """Async form of `trigger_cyberdesk_run` (same parameters and result)."""
-    options = build_options(
-        workflow_id,
-        await aresolve_sensitive_inputs(sensitive_inputs),
-        input_values=input_values,
-        file_inputs=file_inputs,
-        machine_id=machine_id,
-        pool_ids=pool_ids,
-        session_id=session_id,
-        start_session=start_session,
-        session_alias=session_alias,
-        release_session_after=release_session_after,
-        is_priority=is_priority,
-        main_prompt=main_prompt,
-        model_metadata=model_metadata,
-    )
+    options = run_options(params, await aresolve_sensitive_inputs(params["sensitive_inputs"]))
+    credentials: CyberdeskCredentials = params["credentials"]
     async with credentials.get_async_client() as client:
-        run = await acreate_run(
-            client,
-            options,
-            idempotency_key=task_idempotency_key("create", idempotency_key),
-            explicit_key=idempotency_key is not None,
-            credentials=credentials,
-            reporter=RunReporter(),
-        )
+        run = await acreate_run(client, options, **_create_kwargs(params))
         return result_of(client, run)
+
+
+def _create_kwargs(params: Params) -> dict[str, Any]:
+    key: str | None = params["idempotency_key"]
+    return {
+        "idempotency_key": task_idempotency_key("create", key),
+        "explicit_key": key is not None,
+        "credentials": params["credentials"],
+        "reporter": RunReporter(),
+    }
 
 
 @task(name="Get Cyberdesk run", cache_policy=NO_CACHE)
@@ -216,15 +161,28 @@ def _logged(outcome: CancelOutcome) -> Run:
     return outcome.run
 
 
-def _retry_kwargs(
-    sensitive: Mapping[str, Any] | None, file_inputs: Sequence[Any] | None, fields: dict[str, Any]
-) -> dict[str, Any]:
+_RETRY_FIELDS = (
+    "input_values",
+    "machine_id",
+    "pool_ids",
+    "reuse_session",
+    "session_id",
+    "start_session",
+    "session_alias",
+    "release_session_after",
+    "is_priority",
+)
+
+
+def _retry_kwargs(params: Params, sensitive: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Keyword arguments of `client.runs.retry` from the retry task's parameters."""
     from cyberdesk_core.inputs import normalize_file_inputs
 
     return {
-        **fields,
+        **{name: params[name] for name in _RETRY_FIELDS},
         "sensitive_input_values": sensitive,
-        "file_inputs": normalize_file_inputs(file_inputs),
+        "file_inputs": normalize_file_inputs(params["file_inputs"]),
+        "idempotency_key": task_idempotency_key("retry", params["idempotency_key"]),
     }
 
 
@@ -269,67 +227,23 @@ def retry_cyberdesk_run(
     Returns:
         The run, back in `scheduling`.
     """
-    kwargs = _retry_kwargs(
-        resolve_sensitive_inputs(sensitive_inputs),
-        file_inputs,
-        {
-            "input_values": input_values,
-            "machine_id": machine_id,
-            "pool_ids": pool_ids,
-            "reuse_session": reuse_session,
-            "session_id": session_id,
-            "start_session": start_session,
-            "session_alias": session_alias,
-            "release_session_after": release_session_after,
-            "is_priority": is_priority,
-        },
-    )
+    params = dict(locals())
+    kwargs = _retry_kwargs(params, resolve_sensitive_inputs(sensitive_inputs))
     with credentials.get_client() as client:
-        run = client.runs.retry(
-            run_id, idempotency_key=task_idempotency_key("retry", idempotency_key), **kwargs
-        )
+        run = client.runs.retry(run_id, **kwargs)
         record_runs([run.id], credentials)
         RunReporter().created(run, client.run_url(run.id), action="retried")
         return result_of(client, run)
 
 
 @task(name="Retry Cyberdesk run", cache_policy=NO_CACHE)
-async def aretry_cyberdesk_run(
-    credentials: CyberdeskCredentials,
-    run_id: str,
-    input_values: dict[str, Any] | None = None,
-    sensitive_inputs: SensitiveInputs = None,
-    file_inputs: Sequence[Any] | None = None,
-    machine_id: str | None = None,
-    pool_ids: list[str] | None = None,
-    reuse_session: bool | None = None,
-    session_id: str | None = None,
-    start_session: bool | None = None,
-    session_alias: str | None = None,
-    release_session_after: bool | None = None,
-    is_priority: bool | None = None,
-    idempotency_key: str | None = None,
-) -> CyberdeskRunResult:
+@async_form_of(retry_cyberdesk_run.fn)
+async def aretry_cyberdesk_run(params: Params) -> CyberdeskRunResult:
     """Async form of `retry_cyberdesk_run` (same parameters and result)."""
-    kwargs = _retry_kwargs(
-        await aresolve_sensitive_inputs(sensitive_inputs),
-        file_inputs,
-        {
-            "input_values": input_values,
-            "machine_id": machine_id,
-            "pool_ids": pool_ids,
-            "reuse_session": reuse_session,
-            "session_id": session_id,
-            "start_session": start_session,
-            "session_alias": session_alias,
-            "release_session_after": release_session_after,
-            "is_priority": is_priority,
-        },
-    )
+    credentials: CyberdeskCredentials = params["credentials"]
+    kwargs = _retry_kwargs(params, await aresolve_sensitive_inputs(params["sensitive_inputs"]))
     async with credentials.get_async_client() as client:
-        run = await client.runs.retry(
-            run_id, idempotency_key=task_idempotency_key("retry", idempotency_key), **kwargs
-        )
+        run = await client.runs.retry(params["run_id"], **kwargs)
         await arecord_runs([run.id], credentials)
         RunReporter().created(run, client.run_url(run.id), action="retried")
         return result_of(client, run)

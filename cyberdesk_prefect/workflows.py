@@ -83,10 +83,12 @@ class CyberdeskWorkflow(_JobBlock):
     )
     main_prompt: str | None = Field(default=None, description="Per-run prompt override.")
     poll_interval_seconds: float = Field(
-        default=5.0, gt=0, description="First delay between status reads, in seconds."
+        default=5.0, gt=0, description="Delay between status reads (shared polling), in seconds."
     )
     max_poll_interval_seconds: float = Field(
-        default=30.0, gt=0, description="Longest delay between status reads, in seconds."
+        default=30.0,
+        gt=0,
+        description="Longest delay between status reads while the API keeps failing, in seconds.",
     )
     max_wait_seconds: float | None = Field(
         default=None,
