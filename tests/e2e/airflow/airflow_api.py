@@ -161,6 +161,17 @@ class AirflowApi:
         )
         assert body["slots"] == slots
 
+    # -- connections and variables ----------------------------------------------------------
+
+    def create_connection(self, connection_id: str, **fields: Any) -> None:
+        """Create a connection in the metadata DB (``POST /connections``), e.g. ``conn_type``,
+        ``host``, ``password``."""
+        self._json("POST", "/connections", json={"connection_id": connection_id, **fields})
+
+    def create_variable(self, key: str, value: str) -> None:
+        """Create a Variable in the metadata DB (``POST /variables``)."""
+        self._json("POST", "/variables", json={"key": key, "value": value})
+
     # -- XCom ---------------------------------------------------------------------------------
 
     def xcom(

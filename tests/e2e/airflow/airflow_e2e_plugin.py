@@ -1,8 +1,9 @@
 """pytest plugin of the Airflow end-to-end tests (test modules load it with ``pytest_plugins``).
 
-Fixtures: one emulator in this process and one real Airflow installation (api-server, scheduler,
-dag-processor, triggerer; LocalExecutor on SQLite) for the whole session, with
-``cyberdesk_default`` pointing at the emulator.
+Fixtures: one emulator in this process (request log in a file) and one real Airflow installation
+(api-server, scheduler, dag-processor, triggerer; LocalExecutor on SQLite) for the whole session,
+with ``cyberdesk_default`` pointing at the emulator and the secrets canary's random literal
+secrets in every service's environment.
 
 The test process never imports Airflow: it drives the services through the REST API and checks
 outcomes in the emulator, so it cannot disturb (or be disturbed by) other Airflow test harnesses.
@@ -21,6 +22,7 @@ from typing import Any
 
 import pytest
 from airflow_api import AirflowApi
+from airflow_canary import SECRETS_ENV, SessionSecrets, new_session_secrets
 from airflow_env import airflow_env, free_port
 from airflow_stack import AirflowStack
 
@@ -38,11 +40,23 @@ _SUMMARY = pytest.StashKey[dict[str, Any]]()
 
 
 @pytest.fixture(scope="session")
-def e2e_emulator() -> Iterator[EmulatorServer]:
+def e2e_emulator_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """File receiving the emulator's request log."""
+    return tmp_path_factory.mktemp("emulator-log") / "emulator.log"
+
+
+@pytest.fixture(scope="session")
+def e2e_emulator(e2e_emulator_log: Path) -> Iterator[EmulatorServer]:
     """The emulator the Airflow services talk to (loopback, free port, fast clock)."""
     seed = {"machines": [{"name": f"e2e-desk-{index:02d}"} for index in range(MACHINES)]}
-    with EmulatorServer(seed=seed, time_scale=TIME_SCALE) as server:
+    with EmulatorServer(seed=seed, time_scale=TIME_SCALE, log_path=e2e_emulator_log) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def e2e_canary_secrets() -> SessionSecrets:
+    """Random literal secrets the canary DAG reads from the services' environment."""
+    return new_session_secrets()
 
 
 @pytest.fixture(scope="session")
@@ -67,6 +81,7 @@ def make_workflow(e2e_emulator: EmulatorServer) -> Callable[[str, dict[str, Any]
 @pytest.fixture(scope="session")
 def airflow_stack(
     e2e_emulator: EmulatorServer,
+    e2e_canary_secrets: SessionSecrets,
     tmp_path_factory: pytest.TempPathFactory,
     pytestconfig: pytest.Config,
 ) -> Iterator[AirflowStack]:
@@ -83,6 +98,7 @@ def airflow_stack(
         stack_id=uuid.uuid4().hex,
         connections={"cyberdesk_default": connection},
     )
+    env[SECRETS_ENV] = json.dumps(e2e_canary_secrets.values)
     stack = AirflowStack(home=home, env=env, api_port=port)
     summary = pytestconfig.stash.setdefault(_SUMMARY, {})
     summary["home"] = str(home)
