@@ -326,14 +326,15 @@ def test_auth_header_uses_key(api: FakeAPI, client: CyberdeskClient) -> None:
     assert api.last.headers["authorization"] == f"Bearer {API_KEY}"
 
 
-def test_clients_share_one_tls_context() -> None:
+async def test_clients_share_one_tls_context() -> None:
     # Loading the CA bundle per client costs ~20 ms of CPU and ~1 MiB; a triggerer or a Prefect
     # worker builds one client per wait, so every client of the process reuses one context.
-    clients = [
-        CyberdeskClient("k", base_url="https://api.example.test"),
-        AsyncCyberdeskClient("k", base_url="https://api.example.test"),
-    ]
-    contexts = [c._transport.http._transport._pool._ssl_context for c in clients]  # type: ignore[attr-defined]
+    with CyberdeskClient("k", base_url="https://api.example.test") as sync_client:
+        async with AsyncCyberdeskClient("k", base_url="https://api.example.test") as async_client:
+            # The pool is private to httpx: there is no public accessor for its TLS context.
+            contexts = [
+                sync_client._transport.http._transport._pool._ssl_context,  # type: ignore[attr-defined]
+                async_client._transport.http._transport._pool._ssl_context,  # type: ignore[attr-defined]
+            ]
     assert contexts[0] is contexts[1] is default_ssl_context()
     assert default_ssl_context().verify_mode is ssl.CERT_REQUIRED
-    clients[0].close()
