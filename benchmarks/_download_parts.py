@@ -1,16 +1,18 @@
-"""The two processes of benchmark 3.
+"""The pieces of benchmark 3: the attachment, the emulator's RSS, one download in a fresh process.
 
-`server SIZE`: an emulator (`EmulatorServer`, in this process) holding one output attachment of
-SIZE bytes. The emulator keeps attachment bytes in memory and the public ways to add one (a
-base64 JSON upload, a behaviour template) cannot carry 1 GiB, so the file is put into the
-emulator's store directly: one run is created through the API, then an `Attachment` whose
-content repeats a 1 MiB pseudo-random block is attached to it. Prints one JSON line with the
-URL, API key and attachment id, then serves until stdin closes.
+`add_attachment`: writes SIZE bytes (a 1 MiB pseudo-random block repeated) to a local file and
+attaches it to a run through the emulator's admin API (`EmulatorAdmin.add_attachment`, which
+streams the file into the emulator's attachment directory), like any large file a test wants a
+run to have exported.
 
-`client METHOD URL KEY ATTACHMENT DEST`: one download in a fresh process, reporting seconds,
-bytes, RSS before and peak RSS (`ru_maxrss`). Methods: `ours` (`run_attachments.download`),
-`raw` (an httpx stream written chunk by chunk) and `memory` (`response.content`, the official
-SDK's way). All three end with the bytes on disk and fsynced, so they do the same work.
+`RssSampler`: the peak RSS of another process (the emulator) while a block runs, sampled with
+psutil.
+
+`python -m benchmarks._download_parts client METHOD URL KEY ATTACHMENT DEST`: one download,
+reporting seconds, bytes, RSS before and peak RSS (`ru_maxrss`). Methods: `ours`
+(`run_attachments.download`), `raw` (an httpx stream written chunk by chunk) and `memory`
+(`response.content`, the official SDK's way). All three end with the bytes on disk and fsynced,
+so they do the same work.
 """
 
 from __future__ import annotations
@@ -20,42 +22,83 @@ import os
 import random
 import resource
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import psutil
 
+from benchmarks._emulator import EmulatorProcess
+
 BLOCK = 1024 * 1024
+FILENAME = "ledger-export.bin"
 
 
-def serve(size: int) -> None:
-    """Run an emulator holding one attachment of `size` bytes until stdin closes."""
+def write_file(path: Path, size: int) -> None:
+    """`size` bytes of a 1 MiB pseudo-random block repeated, written block by block."""
+    block = random.Random(7).randbytes(BLOCK)
+    with open(path, "wb") as out:
+        for _ in range(size // BLOCK):
+            out.write(block)
+        out.write(block[: size % BLOCK])
+
+
+def add_attachment(emu: EmulatorProcess, size: int, work_dir: Path) -> str:
+    """Create a run through the API and give it a `size`-byte output attachment; its id."""
     from cyberdesk_core import CyberdeskClient
-    from cyberdesk_emulator import EmulatorServer
-    from cyberdesk_emulator.state import Attachment, new_id
 
-    seed = {"workflows": [{"name": "export", "behavior": {"duration": 0}}], "machines": [{}]}
-    with EmulatorServer(seed=seed) as server:
-        with CyberdeskClient(server.api_key, base_url=server.url) as client:
-            workflow = client.workflows.list().items[0]
-            run = client.runs.create(workflow.id)
-        block = random.Random(7).randbytes(BLOCK)
-        data = block * (size // BLOCK) + block[: size % BLOCK]
-        store = server.emulator.store
-        att = Attachment(
-            id=new_id(),
-            org_id=store.runs[run.id].org_id,
-            run_id=run.id,
-            filename="ledger-export.bin",
-            content_type="application/octet-stream",
-            attachment_type="output",
-            data=data,
+    with CyberdeskClient(emu.api_key, base_url=emu.url) as client:
+        workflow = client.workflows.list().items[0]
+        run = client.runs.create(workflow.id)
+    source = work_dir / FILENAME
+    write_file(source, size)
+    try:
+        attachment = emu.admin.add_attachment(
+            run.id, source, content_type="application/octet-stream"
         )
-        store.attachments[att.id] = att
-        store.runs[run.id].output_attachment_ids.append(att.id)
-        print(json.dumps({"url": server.url, "api_key": server.api_key, "id": att.id}), flush=True)
-        sys.stdin.read()
+    finally:
+        source.unlink()
+    if attachment["size_bytes"] != size:
+        raise RuntimeError(f"emulator stored {attachment['size_bytes']} of {size} bytes")
+    # Write the emulator's copy back to disk now: otherwise that writeback competes with the
+    # first download's own writes and fsync, and slows whichever method happens to go first.
+    os.sync()
+    return str(attachment["id"])
+
+
+class RssSampler:
+    """Peak RSS of a process while a `with sampler.sampling():` block runs."""
+
+    def __init__(self, pid: int, interval: float = 0.01) -> None:
+        self._process = psutil.Process(pid)
+        self._interval = interval
+        self.peak = 0
+
+    def rss(self) -> int:
+        """Current RSS in bytes."""
+        return int(self._process.memory_info().rss)
+
+    @contextmanager
+    def sampling(self) -> Iterator[RssSampler]:
+        """Sample in a background thread; `peak` holds the highest RSS seen in the block."""
+        self.peak = self.rss()
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.wait(self._interval):
+                self.peak = max(self.peak, self.rss())
+
+        thread = threading.Thread(target=sample, name="rss-sampler", daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            stop.set()
+            thread.join()
+            self.peak = max(self.peak, self.rss())
 
 
 def _download(method: str, url: str, key: str, attachment_id: str, dest: Path) -> int:
@@ -98,7 +141,6 @@ def client(method: str, url: str, key: str, attachment_id: str, dest_dir: str) -
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "server":
-        serve(int(sys.argv[2]))
-    else:
-        client(*sys.argv[2:7])
+    if sys.argv[1] != "client":
+        raise SystemExit("usage: python -m benchmarks._download_parts client METHOD URL KEY ID DIR")
+    client(*sys.argv[2:7])

@@ -7,17 +7,23 @@ statistics and the OpenAPI document.
 from __future__ import annotations
 
 import hmac
+import mimetypes
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Response
+from anyio import to_thread
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from .auth import EmuDep, get_emulator
 from .behaviors import Behavior, Outcome
+from .blobs import CHUNK_SIZE, Blob
 from .faults import FaultConfig
 from .runtime import Emulator
+from .schemas import AttachmentType
 from .seed import apply_seed
-from .wire import run_wire
+from .state import Attachment, new_id
+from .wire import attachment_wire, run_wire
 
 
 def require_admin(
@@ -115,6 +121,59 @@ async def finish_run(run_id: str, body: FinishBody, emu: EmuDep) -> dict[str, An
     if not emu.scheduler.finish_now(run_id, body.outcome):
         raise HTTPException(status_code=409, detail="Run is not executing on a machine")
     return {"run_id": run_id, "finishing": True}
+
+
+async def _receive_blob(emu: Emulator, request: Request) -> Blob:
+    """Stream the request body into the blob store, writing 1 MiB at a time off the loop."""
+    writer = emu.blobs.writer()
+    batch = bytearray()
+    try:
+        async for chunk in request.stream():
+            batch += chunk
+            if len(batch) >= CHUNK_SIZE:
+                await to_thread.run_sync(writer.write, bytes(batch))
+                batch.clear()
+        await to_thread.run_sync(writer.write, bytes(batch))
+        return await to_thread.run_sync(writer.finish)
+    except BaseException:
+        writer.abort()
+        raise
+
+
+@router.post("/runs/{run_id}/attachments", status_code=201)
+async def add_attachment(
+    run_id: str,
+    request: Request,
+    emu: EmuDep,
+    filename: Annotated[str, Query(min_length=1, max_length=255)],
+    attachment_type: AttachmentType = AttachmentType.output,
+    content_type: Annotated[str | None, Query(max_length=255)] = None,
+    target_path: str | None = None,
+) -> JSONResponse:
+    """Attach the raw request body to a run (streamed to disk: any size, little memory)."""
+    if run_id not in emu.store.runs:
+        raise HTTPException(status_code=404, detail=f"Run {run_id} not found")
+    blob = await _receive_blob(emu, request)
+    run = emu.store.runs.get(run_id)
+    if run is None:  # deleted while the body was arriving
+        blob.discard()
+        raise HTTPException(status_code=404, detail=f"Run {run_id} not found")
+    att = Attachment(
+        id=new_id(),
+        org_id=run.org_id,
+        run_id=run.id,
+        filename=filename,
+        content_type=content_type
+        or mimetypes.guess_type(filename)[0]
+        or "application/octet-stream",
+        attachment_type=attachment_type.value,
+        blob=blob,
+        target_path=target_path,
+    )
+    emu.store.add_attachment(att)
+    input_file = attachment_type is AttachmentType.input
+    (run.input_attachment_ids if input_file else run.output_attachment_ids).append(att.id)
+    return JSONResponse(attachment_wire(att), status_code=201)
 
 
 @router.post("/seed")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from pathlib import Path
+from typing import Any, BinaryIO
 
 import httpx
 
@@ -75,6 +77,53 @@ class EmulatorAdmin:
     def finish_run(self, run_id: str, outcome: str | None = None) -> None:
         """Skip the remaining simulated time of an executing run."""
         self._call("POST", f"/runs/{run_id}/finish", {"outcome": outcome})
+
+    def add_attachment(
+        self,
+        run_id: str,
+        content: bytes | str | os.PathLike[str] | BinaryIO,
+        *,
+        filename: str | None = None,
+        content_type: str | None = None,
+        attachment_type: str = "output",
+        target_path: str | None = None,
+    ) -> dict[str, Any]:
+        """Attach content to a run; returns the ``RunAttachment``.
+
+        ``content`` is the bytes themselves, a file path (``str`` or path-like) or a binary file
+        object; paths and files are streamed, so any size costs little memory on either side.
+        ``filename`` defaults to the file's name; ``content_type`` is guessed from it.
+        """
+        if isinstance(content, (str, os.PathLike)):
+            path = Path(content)
+            with open(path, "rb") as reader:
+                return self.add_attachment(
+                    run_id,
+                    reader,
+                    filename=filename or path.name,
+                    content_type=content_type,
+                    attachment_type=attachment_type,
+                    target_path=target_path,
+                )
+        if filename is None:
+            name = getattr(content, "name", None)
+            if not isinstance(name, str):
+                raise ValueError("filename is required when content is bytes or an unnamed file")
+            filename = Path(name).name
+        params = {"filename": filename, "attachment_type": attachment_type}
+        if content_type is not None:
+            params["content_type"] = content_type
+        if target_path is not None:
+            params["target_path"] = target_path
+        response = self._client.post(
+            f"/runs/{run_id}/attachments",
+            params=params,
+            content=content,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
 
     def seed(self, data: dict[str, Any]) -> dict[str, Any]:
         """Add organizations / workflows / machines / pools / webhooks; returns their ids."""

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -25,6 +29,36 @@ def _faults(value: str) -> dict[str, Any]:
     if not isinstance(parsed, dict):
         raise argparse.ArgumentTypeError("--faults must be a JSON object or a YAML/JSON file")
     return parsed
+
+
+def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _hang_up(signum: int, frame: FrameType | None) -> None:
+    # Raising here could interrupt the event loop anywhere; the SIGTERM handler in force
+    # (uvicorn's graceful shutdown while serving, else ``_exit_on_signal``) ends it cleanly.
+    signal.raise_signal(signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def _unwind_on_termination() -> Iterator[None]:
+    """Make SIGTERM and SIGHUP end in ``SystemExit`` so ``finally`` blocks run (main thread only).
+
+    uvicorn shuts down gracefully on SIGTERM, then re-raises it with the handler installed
+    before it started (this one) instead of the default that kills the process on the spot.
+    SIGHUP (terminal closed) is not uvicorn's: it is turned into a SIGTERM.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    wanted = {signal.SIGTERM: _exit_on_signal, getattr(signal, "SIGHUP", None): _hang_up}
+    previous = {s: signal.signal(s, h) for s, h in wanted.items() if s is not None}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,11 +115,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = logging.StreamHandler()
     console.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
     logging.getLogger("cyberdesk_emulator").addHandler(console)
-    app = create_app(Emulator(settings), seed=data)
-    print(
-        f"Cyberdesk emulator on http://{args.host}:{args.port} "
-        f"(time_scale={time_scale}; API key: see --api-key)",
-        file=sys.stderr,
-    )
-    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
+    emulator = Emulator(settings)
+    try:
+        with _unwind_on_termination():
+            app = create_app(emulator, seed=data)
+            print(
+                f"Cyberdesk emulator on http://{args.host}:{args.port} "
+                f"(time_scale={time_scale}; API key: see --api-key)",
+                file=sys.stderr,
+            )
+            # Ctrl-C: uvicorn shuts down and returns (it swallows the re-raised interrupt).
+            uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
+    finally:
+        emulator.close()
     return 0

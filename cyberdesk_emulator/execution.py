@@ -82,7 +82,7 @@ def produce(
             filename=name,
             content_type=ctype,
             attachment_type="output",
-            data=data,
+            blob=store.blobs.from_bytes(data),
         )
-        store.attachments[att.id] = att
+        store.add_attachment(att)
         run.output_attachment_ids.append(att.id)

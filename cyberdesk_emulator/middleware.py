@@ -226,7 +226,9 @@ class EmulatorMiddleware:
             if message["type"] == "http.response.start":
                 stored.status = int(message["status"])
                 stored.headers = list(message.get("headers", []))
-            elif message["type"] == "http.response.body":
+            elif message["type"] == "http.response.body" and claim is not None:
+                # Only a response stored for a key needs its body: an "after" fault replaces
+                # every other one, and buffering, say, a gigabyte download would be wasted.
                 chunks.append(message.get("body", b""))
 
         try:

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import HTTPException
 
 from .auth import find_machine, find_pool, find_run, find_session, find_workflow
+from .blobs import Blob
 from .runtime import Emulator
 from .schemas import (
     ChainCreate,
@@ -27,12 +28,17 @@ DEFAULT_TARGET = "~/CyberdeskTransfers/"
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
+def file_blobs(emu: Emulator, files: list[FileInput]) -> list[tuple[FileInput, Blob]]:
+    """Decode ``file_inputs`` once (a bulk's runs share the result)."""
+    return [(item, emu.blobs.from_bytes(item.data())) for item in files]
+
+
 def input_attachments(
-    emu: Emulator, org: Organization, run_id: str, files: list[FileInput]
+    emu: Emulator, org: Organization, run_id: str, files: list[tuple[FileInput, Blob]]
 ) -> list[str]:
-    """Store ``file_inputs`` as ``input`` attachments of a run; return their ids."""
+    """Store decoded ``file_inputs`` as ``input`` attachments of a run; return their ids."""
     ids: list[str] = []
-    for item in files:
+    for item, blob in files:
         ctype = mimetypes.guess_type(item.filename)[0] or "application/octet-stream"
         att = Attachment(
             id=new_id(),
@@ -41,11 +47,11 @@ def input_attachments(
             filename=item.filename,
             content_type=ctype,
             attachment_type="input",
-            data=item.data(),
+            blob=blob,
             target_path=item.target_path or DEFAULT_TARGET,
             cleanup_imports_after_run=item.cleanup_imports_after_run,
         )
-        emu.store.attachments[att.id] = att
+        emu.store.add_attachment(att)
         ids.append(att.id)
     return ids
 
@@ -121,7 +127,8 @@ def create_run(emu: Emulator, org: Organization, body: RunCreate, key: str | Non
     run.model_metadata = _model_metadata(body)
     run.session_alias = body.session_alias
     run.release_session_after = body.release_session_after
-    run.input_attachment_ids = input_attachments(emu, org, run.id, body.file_inputs or [])
+    files = file_blobs(emu, body.file_inputs or [])
+    run.input_attachment_ids = input_attachments(emu, org, run.id, files)
     emu.store.add_run(run)
     emu.scheduler.enqueue(run)
     emu.stats.record_runs(1, key)
@@ -139,6 +146,7 @@ def bulk_create(
         session_id = find_session(emu, org, body.session_id)
     elif body.start_session:
         session_id = new_id()
+    files = file_blobs(emu, body.file_inputs or [])
     runs: list[Run] = []
     for _ in range(body.count):
         run = _new_run(
@@ -154,7 +162,7 @@ def bulk_create(
             session_id=session_id,
             is_priority=body.is_priority,
         )
-        run.input_attachment_ids = input_attachments(emu, org, run.id, body.file_inputs or [])
+        run.input_attachment_ids = input_attachments(emu, org, run.id, files)
         emu.store.add_run(run)
         runs.append(run)
     for run in runs:
@@ -213,7 +221,8 @@ def create_chain(
         if index == len(body.steps) - 1 and not body.keep_session_after_completion:
             run.release_session_after = True
         if index == 0 and body.shared_file_inputs:
-            run.input_attachment_ids = input_attachments(emu, org, run.id, body.shared_file_inputs)
+            files = file_blobs(emu, body.shared_file_inputs)
+            run.input_attachment_ids = input_attachments(emu, org, run.id, files)
         emu.store.add_run(run)
         runs.append(run)
     for run in runs:
@@ -244,11 +253,12 @@ def retry_run(emu: Emulator, org: Organization, run_id: object, body: RunRetry) 
     store = emu.store
     store.finished.pop(run.id, None)
     for att_id in run.output_attachment_ids:
-        store.attachments.pop(att_id, None)
+        store.drop_attachment(att_id)
     if body.file_inputs is not None:
         for att_id in run.input_attachment_ids:
-            store.attachments.pop(att_id, None)
-        run.input_attachment_ids = input_attachments(emu, org, run.id, body.file_inputs)
+            store.drop_attachment(att_id)
+        files = file_blobs(emu, body.file_inputs)
+        run.input_attachment_ids = input_attachments(emu, org, run.id, files)
     store.vault.delete(run.sensitive_input_aliases)
     run.sensitive_input_aliases = (
         store.vault.store_all(body.sensitive_input_values) if body.sensitive_input_values else None

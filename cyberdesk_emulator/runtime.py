@@ -1,10 +1,11 @@
-"""The emulator's shared runtime: settings, store, scheduler, counters, faults, webhooks."""
+"""The emulator's shared runtime: settings, store, files, scheduler, counters, faults, webhooks."""
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass
 
+from .blobs import BlobStore
 from .faults import FaultInjector
 from .idempotency import IdempotencyStore
 from .scheduler import Scheduler
@@ -42,7 +43,8 @@ class Emulator:
         if settings.time_scale <= 0:
             raise ValueError("time_scale must be > 0")
         self.settings = settings
-        self.store = Store()
+        self.blobs = BlobStore()
+        self.store = Store(self.blobs)
         self.rng = random.Random(settings.rng_seed)
         self.stats = Stats()
         self.faults = FaultInjector()
@@ -57,8 +59,13 @@ class Emulator:
         self.scheduler.stop_all()
         orgs = self.store.orgs
         keys = self.store.keys
-        self.store = Store()
+        self.blobs.close()
+        self.store = Store(self.blobs)
         self.store.orgs = orgs
         self.store.keys = keys
         self.idempotency.clear()
         self.stats.reset()
+
+    def close(self) -> None:
+        """Delete the attachment files and their temporary directory (call once serving ends)."""
+        self.blobs.close()

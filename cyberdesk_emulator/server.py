@@ -114,7 +114,7 @@ class EmulatorServer:
         return self
 
     def stop(self) -> None:
-        """Shut uvicorn down and join its thread."""
+        """Shut uvicorn down, join its thread and delete the attachment files."""
         if self._admin is not None:
             self._admin.close()
             self._admin = None
@@ -124,6 +124,7 @@ class EmulatorServer:
             self._thread.join(timeout=STARTUP_TIMEOUT)
         self._server = None
         self._thread = None
+        self.emulator.close()
 
     def __enter__(self) -> EmulatorServer:
         return self.start()

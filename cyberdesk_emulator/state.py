@@ -2,6 +2,8 @@
 
 Everything is mutated only from the server's event loop, so no locks are needed. Sensitive
 values never live on a record: records hold vault aliases, the :class:`Vault` holds plaintext.
+Attachment content is not a record field either: records point at a :class:`Blob` of the
+:class:`BlobStore` (large content lives in files).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .behaviors import Behavior
+from .blobs import Blob, BlobStore
 from .schemas import RunStatus
 
 
@@ -96,7 +99,7 @@ class Machine:
 
 @dataclass
 class Attachment:
-    """A stored file of a run."""
+    """A stored file of a run (its content is ``blob``, possibly shared with other runs)."""
 
     id: str
     org_id: str
@@ -104,7 +107,7 @@ class Attachment:
     filename: str
     content_type: str
     attachment_type: str
-    data: bytes
+    blob: Blob
     target_path: str | None = None
     cleanup_imports_after_run: bool = False
     expires_at: datetime | None = None
@@ -183,7 +186,8 @@ class Vault:
 class Store:
     """All records plus the indexes that keep list filtering cheap."""
 
-    def __init__(self) -> None:
+    def __init__(self, blobs: BlobStore | None = None) -> None:
+        self.blobs = blobs if blobs is not None else BlobStore()
         self.orgs: dict[str, Organization] = {}
         self.keys: dict[str, str] = {}
         self.workflows: dict[str, Workflow] = {}
@@ -215,6 +219,20 @@ class Store:
             return None
         org_id = self.keys.get(key)
         return self.orgs.get(org_id) if org_id else None
+
+    # ------------------------------------------------------------ attachments
+    def add_attachment(self, att: Attachment) -> Attachment:
+        """Insert an attachment (the run's id lists are the caller's business)."""
+        att.blob.acquire()
+        self.attachments[att.id] = att
+        return att
+
+    def drop_attachment(self, att_id: str) -> Attachment | None:
+        """Delete an attachment record; its file goes once no other attachment shares it."""
+        att = self.attachments.pop(att_id, None)
+        if att is not None:
+            att.blob.release()
+        return att
 
     # ------------------------------------------------------------ runs
     def next_seq(self) -> int:
@@ -250,7 +268,7 @@ class Store:
             self.runs_by_session.get(run.session_id, {}).pop(run_id, None)
         self.finished.pop(run_id, None)
         for att_id in [*run.input_attachment_ids, *run.output_attachment_ids]:
-            self.attachments.pop(att_id, None)
+            self.drop_attachment(att_id)
         self.vault.delete(run.sensitive_input_aliases)
         return run
 

@@ -169,7 +169,7 @@ def attachment_wire(att: Attachment) -> dict[str, Any]:
         "filename": att.filename,
         "content_type": att.content_type,
         "attachment_type": att.attachment_type,
-        "size_bytes": len(att.data),
+        "size_bytes": att.blob.size,
         "storage_path": f"{STORAGE_PREFIX}/{att.run_id}/{att.id}",
         "created_at": iso(att.created_at),
         "target_path": att.target_path,

@@ -1,4 +1,8 @@
-"""``/v1/run-attachments`` routes and the key-less signed download endpoint."""
+"""``/v1/run-attachments`` routes and the key-less signed download endpoint.
+
+Downloads of file-backed content are streamed from the file in 1 MiB pieces with a
+``Content-Length``, so serving a gigabyte costs the server a megabyte of memory.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,10 @@ from urllib.parse import quote, urlencode
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi.responses import StreamingResponse
 
 from cyberdesk_emulator.auth import EmuDep, OrgDep, find_attachment, find_run
+from cyberdesk_emulator.blobs import stream
 from cyberdesk_emulator.responses import (
     AttachmentOut,
     AttachmentPage,
@@ -35,12 +41,17 @@ SIGNED_PATH = "/_files/run-attachments"
 
 
 def _file_response(att: Attachment) -> Response:
-    filename = quote(att.filename)
-    return Response(
-        content=att.data,
-        media_type=att.content_type,
-        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}"},
-    )
+    headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(att.filename)}"}
+    blob = att.blob
+    if blob.path is None:
+        return Response(content=blob.data, media_type=att.content_type, headers=headers)
+    try:
+        # Opened before answering: deleting the attachment mid-download cannot cut it short.
+        reader = blob.open()
+    except FileNotFoundError:
+        raise HTTPException(status_code=404, detail="File not found") from None
+    headers["Content-Length"] = str(blob.size)
+    return StreamingResponse(stream(reader), media_type=att.content_type, headers=headers)
 
 
 @router.get("", response_model=AttachmentPage)
@@ -90,12 +101,12 @@ async def create_attachment(
         filename=body.filename,
         content_type=body.content_type,
         attachment_type=body.attachment_type.value,
-        data=base64.b64decode(body.content),
+        blob=emu.blobs.from_bytes(base64.b64decode(body.content)),
         target_path=body.target_path,
         cleanup_imports_after_run=body.cleanup_imports_after_run,
         expires_at=utc(body.expires_at),
     )
-    emu.store.attachments[att.id] = att
+    emu.store.add_attachment(att)
     target = (
         run.input_attachment_ids if att.attachment_type == "input" else run.output_attachment_ids
     )
@@ -129,7 +140,7 @@ async def delete_attachment(
 ) -> Response:
     """Delete the record and its stored bytes."""
     att = find_attachment(emu, org, attachment_id)
-    emu.store.attachments.pop(att.id, None)
+    emu.store.drop_attachment(att.id)
     run = emu.store.runs.get(att.run_id)
     if run is not None:
         for ids in (run.input_attachment_ids, run.output_attachment_ids):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -15,6 +17,7 @@ import httpx
 import pytest
 
 from cyberdesk_emulator import EmulatorServer
+from cyberdesk_emulator.blobs import INLINE_LIMIT
 from cyberdesk_emulator.cli import build_parser
 
 SEED_YAML = """
@@ -39,6 +42,8 @@ organizations:
     api_keys: [cd_other_key]
     workflows: [{name: theirs}]
 """
+# Above the inline limit, so the emulator keeps it in a file of its temporary directory.
+BIG_FILE = {"filename": "a.bin", "content": base64.b64encode(b"x" * (INLINE_LIMIT + 1)).decode()}
 
 
 def _free_port() -> int:
@@ -70,7 +75,9 @@ def test_cli_serve_with_seed_and_log_file(tmp_path: Path) -> None:
         "--seed", str(seed), "--api-key", "cd_cli_key", "--admin-token", "cli-admin",
         "--log-file", str(log),
     ]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # TMPDIR: where the attachment files go (and must be gone after Ctrl-C).
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, proc)
@@ -82,8 +89,10 @@ def test_cli_serve_with_seed_and_log_file(tmp_path: Path) -> None:
                 "workflow_id": "11111111-1111-4111-8111-111111111111",
                 "input_values": {"month": "2026-10"},
                 "sensitive_input_values": {"erp_password": "TopSecret-42"},
+                "file_inputs": [BIG_FILE],
             },
         ).json()
+        assert len(list(tmp_path.glob("cyberdesk-emulator-*/*"))) == 1
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             got = httpx.get(f"{url}/v1/runs/{run['id']}", headers=headers).json()
@@ -102,6 +111,7 @@ def test_cli_serve_with_seed_and_log_file(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGINT)
         _, stderr = proc.communicate(timeout=20)
     assert proc.returncode == 0, stderr.decode()
+    assert not list(tmp_path.glob("cyberdesk-emulator-*"))
     text = log.read_text()
     assert "POST /v1/runs 201" in text
     assert "GET /v1/runs/{run_id} 200" in text
@@ -109,6 +119,40 @@ def test_cli_serve_with_seed_and_log_file(tmp_path: Path) -> None:
     for secret in ("TopSecret-42", "cd_cli_key", "cli-admin", "search="):
         assert secret not in text
         assert secret not in stderr.decode()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_cli_removes_attachment_files_when_terminated(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    port = _free_port()
+    cmd = [sys.executable, "-m", "cyberdesk_emulator", "serve", "--port", str(port)]
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, proc)
+        headers = {"Authorization": "Bearer cd_emulator_key"}
+        workflow = httpx.post(f"{url}/v1/workflows", headers=headers, json={"main_prompt": "p"})
+        run = httpx.post(
+            f"{url}/v1/runs",
+            headers=headers,
+            json={"workflow_id": workflow.json()["id"], "file_inputs": [BIG_FILE]},
+        )
+        assert run.status_code == 201, run.text
+        [store] = tmp_path.glob("cyberdesk-emulator-*")
+        assert len(list(store.iterdir())) == 1
+    finally:
+        proc.send_signal(signum)
+        try:
+            _, stderr = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()  # never leave a hung server behind
+            proc.communicate()
+            raise
+    # A hang-up is handled as a SIGTERM.
+    assert proc.returncode == 128 + signal.SIGTERM, stderr.decode()
+    assert not list(tmp_path.glob("cyberdesk-emulator-*"))
 
 
 def test_cli_parser_lists_documented_options(capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,6 +9,7 @@ import asyncio
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -33,7 +34,7 @@ from cyberdesk_emulator import EmulatorServer
 from .conftest import Api, new_org
 
 Factory = Callable[..., EmulatorServer]
-POLL = {"poll_interval": 0.02, "max_poll_interval": 0.05, "timeout": 20.0}
+POLL: dict[str, Any] = {"poll_interval": 0.02, "max_poll_interval": 0.05, "timeout": 20.0}
 
 
 def _client(api: Api) -> CyberdeskClient:
