@@ -23,6 +23,13 @@ typecheck: setup
 		scripts/demo/demo_progress.py scripts/demo/demo_summary.py scripts/demo/demo_events.py \
 		scripts/demo/airflow_pipeline.py
 	.venvs/prefect/bin/mypy example_dags/prefect scripts/demo/prefect_pipeline.py
+	.venvs/airflow/bin/mypy tests/core tests/emulator
+	.venvs/prefect/bin/mypy tests/core
+	.venvs/airflow/bin/mypy tests/airflow_harness.py tests/examples/airflow tests/reliability/airflow
+	.venvs/airflow/bin/mypy tests/reliability/core
+	.venvs/prefect/bin/mypy tests/examples/prefect
+	.venvs/airflow/bin/mypy tests/airflow
+	.venvs/airflow/bin/mypy tests/e2e/airflow
 
 test-airflow: setup
 	scripts/run-tests.sh airflow tests/core tests/emulator tests/airflow tests/examples/airflow \

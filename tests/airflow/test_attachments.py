@@ -15,7 +15,7 @@ from cyberdesk_airflow.operators.run import CyberdeskRunOperator
 
 @pytest.fixture(scope="module")
 def exporting_workflow(make_workflow: Any) -> str:
-    return make_workflow(
+    workflow_id: str = make_workflow(
         {
             "duration": 20,
             "output": {"rows": 2},
@@ -26,6 +26,7 @@ def exporting_workflow(make_workflow: Any) -> str:
         },
         "export",
     )
+    return workflow_id
 
 
 @pytest.mark.parametrize("deferrable", [False, True], ids=["worker", "deferred"])

@@ -178,4 +178,4 @@ def test_run_this_task_cancelled_itself_is_not_rerun(emulator: Any) -> None:
         "message": "",
     }
     with pytest.raises(CyberdeskRunFailedError, match="cancelled"):
-        operator.execute_complete({"ti": None}, event)
+        operator.execute_complete({"ti": None}, event)  # type: ignore[typeddict-item]

@@ -54,7 +54,7 @@ def test_ui_field_behaviour_matches_hook_and_form_schema() -> None:
 def test_providers_manager_serves_connection_form_from_metadata() -> None:
     from airflow.providers_manager import ProvidersManager
 
-    manager = ProvidersManager()
+    manager = ProvidersManager()  # type: ignore[no-untyped-call]
     assert "cyberdesk-orchestration" in manager.providers
     assert "cyberdesk_airflow.links.CyberdeskRunLink" in manager.extra_links_class_names
     if not hasattr(manager, "iter_connection_type_hook_ui_metadata"):
@@ -80,9 +80,9 @@ def test_providers_manager_serves_connection_form_from_metadata() -> None:
     assert not timeout.is_sensitive
     from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
 
-    hook_info = ProvidersManagerTaskRuntime().hooks["cyberdesk"]
-    assert hook_info is not None
-    assert hook_info.hook_class_name == "cyberdesk_airflow.hooks.CyberdeskHook"
+    runtime_hook = ProvidersManagerTaskRuntime().hooks["cyberdesk"]  # type: ignore[no-untyped-call]
+    assert runtime_hook is not None
+    assert runtime_hook.hook_class_name == "cyberdesk_airflow.hooks.CyberdeskHook"
 
 
 def test_legacy_form_widgets_when_wtforms_is_available() -> None:

@@ -11,7 +11,7 @@ from test_run_operator import POLL, new_dag
 from cyberdesk_airflow.operators.run import CyberdeskRunOperator
 from cyberdesk_airflow.sensors import CyberdeskRunSensor
 
-MODES = {
+MODES: dict[str, dict[str, Any]] = {
     "poke": {"mode": "poke"},
     "reschedule": {"mode": "reschedule"},
     "deferrable": {"deferrable": True},
