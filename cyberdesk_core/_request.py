@@ -156,6 +156,14 @@ def model_parser(model: type[M]) -> Callable[[httpx.Response], M]:
     """Parser that validates the JSON body as `model`."""
 
     def parse(response: httpx.Response) -> M:
+        # Validating the JSON text in one go skips building the intermediate Python objects
+        # (about three times cheaper for a run); both routes validate the same way.
+        try:
+            return model.model_validate_json(response.content)
+        except PydanticValidationError:
+            pass
+        # Not JSON, not UTF-8 or not the right shape: decode and validate again, so the error
+        # raised is the same explicit APIError either way.
         data = _json_body(response)
         try:
             return model.model_validate(data)

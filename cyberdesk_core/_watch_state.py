@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from cyberdesk_core._listing import Fingerprint
 from cyberdesk_core.models import Run, RunStatus
 
 __all__ = ["StatusCallback", "Tracked", "Waiter", "invoke"]
@@ -40,6 +41,9 @@ class Tracked:
     seen: bool = False
     # Not found in a list scan (e.g. clock skew): read with GET from now on.
     get_only: bool = False
+    # The state the last list scan showed (status, machine, start, end as sent), when a scan
+    # built `last_run`: a later scan showing the same state does not build the run again.
+    listed_as: Fingerprint | None = None
 
     def group_key(self) -> tuple[str, str] | None:
         """(filter name, value) to list this run with others, or None to read it with GET."""

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError as PydanticValidationError
 
 from cyberdesk_core._client_base import AsyncClosing
-from cyberdesk_core._paging import next_skip
+from cyberdesk_core._listing import Listed, Listing, ListingContext, parse_listing
 from cyberdesk_core._request import Call, model_parser
 from cyberdesk_core._run_endpoints import list_runs
 from cyberdesk_core._waitcore import (
@@ -73,13 +73,23 @@ LIST_FIELDS = (
 _PAGE_OF_RUNS: type[Page[Run]] = Page[Run]
 
 
-def _parse_page(response: httpx.Response) -> Page[Run]:
-    """A `GET /v1/runs` page, validated straight from the response body."""
-    try:
-        return _PAGE_OF_RUNS.model_validate_json(response.content)
-    except PydanticValidationError:
-        # Not JSON, or not a page: the regular parser raises the usual, explicit APIError.
-        return model_parser(_PAGE_OF_RUNS)(response)
+def _listing_of(page: Page[Run], context: ListingContext) -> Listing:
+    """A page read as a whole (another client's list call) as the watcher's listing."""
+    found: dict[str, Listed] = {
+        run.id: (run, None) for run in page.items if run.id in context.known
+    }
+    return Listing(found, len(page.items), page.total)
+
+
+def _listing_parser(context: ListingContext) -> Callable[[httpx.Response], Listing]:
+    def parse(response: httpx.Response) -> Listing:
+        try:
+            return parse_listing(response.content, context)
+        except PydanticValidationError:
+            # Not JSON, or not a page: the regular parser raises the usual, explicit APIError.
+            return _listing_of(model_parser(_PAGE_OF_RUNS)(response), context)
+
+    return parse
 
 
 _SHARED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, RunWatcher]] = (
@@ -368,21 +378,23 @@ class RunWatcher(AsyncClosing):
 
     async def _scan(
         self, key: tuple[str, str] | None, members: list[Tracked], *, max_pages: int
-    ) -> tuple[dict[str, Run], bool] | None:
+    ) -> tuple[dict[str, Listed], bool] | None:
         """List runs created since the oldest member (filtered by `key`, or all when None).
 
-        Returns the members found and whether the listing was read to its end, or None when
+        Returns the members found (None for a member listed as at the previous scan: not
+        built again, see `_listing`) and whether the listing was read to its end, or None when
         the members cannot be listed this tick (they are then failed, retried or switched to
         GET here).
         """
-        wanted = {t.run_id for t in members}
+        wanted = {t.run_id: t.listed_as for t in members}
         since = min(t.created_at for t in members if t.created_at is not None) - self._skew
-        found: dict[str, Run] = {}
+        found: dict[str, Listed] = {}
         skip: int | None = 0
         while skip is not None and max_pages > 0 and len(found) < len(wanted):
             max_pages -= 1
+            context = ListingContext(wanted)
             try:
-                page = await self._list_page(key, since, skip)
+                page = await self._list_page(key, since, skip, context)
             except (ValidationError, BadRequestError) as exc:
                 what = f"{key[0]}={key[1]}" if key else "recent runs"
                 logger.warning("Listing %s failed (%s); not listing them again.", what, exc)
@@ -400,13 +412,14 @@ class RunWatcher(AsyncClosing):
                 for tracked in members:
                     self._fail(tracked, exc)
                 return None
-            found.update((run.id, run) for run in page.items if run.id in wanted)
-            skip = next_skip(page, skip)
+            found.update(page.found)
+            nxt = skip + page.count
+            skip = nxt if page.count and nxt < page.total else None
         return found, skip is None or len(found) == len(wanted)
 
     async def _list_page(
-        self, key: tuple[str, str] | None, since: datetime, skip: int
-    ) -> Page[Run]:
+        self, key: tuple[str, str] | None, since: datetime, skip: int, context: ListingContext
+    ) -> Listing:
         filters: dict[str, Any] = {
             "workflow_id": key[1] if key and key[0] == "workflow_id" else None,
             "session_id": key[1] if key and key[0] == "session_id" else None,
@@ -420,19 +433,27 @@ class RunWatcher(AsyncClosing):
             page: Page[Run] = await self.client.runs.list(
                 skip=skip, limit=self._page_size, **filters
             )
-            return page
-        # A page holds up to 1000 runs: validating the JSON text in one go costs a fraction of
-        # decoding it to Python objects and validating those (what `runs.list` does).
+            return _listing_of(page, context)
+        # A page holds up to 1000 runs, mostly unwatched or unchanged: only the watched runs
+        # whose listed state changed become Run models (see `_listing`).
         request = list_runs(skip=skip, limit=self._page_size, **filters).request
-        return await transport.call(Call(request, _parse_page))
+        return await transport.call(Call(request, _listing_parser(context)))
 
-    async def _apply(self, members: list[Tracked], found: dict[str, Run]) -> None:
+    async def _apply(self, members: list[Tracked], found: dict[str, Listed]) -> None:
         """Record what a list showed; finished runs go to their waiters as listed."""
         for tracked in members:
-            listed = found.get(tracked.run_id)
-            if listed is None or tracked.run_id not in self._runs:
+            if tracked.run_id not in found or tracked.run_id not in self._runs:
                 continue
             tracked.seen = True
+            entry = found[tracked.run_id]
+            if entry is not None:
+                listed, tracked.listed_as = entry
+            elif tracked.last_run is not None:
+                # Listed as at the previous scan: the run built then still holds (and still
+                # goes to waiters that joined since and have not seen its status).
+                listed = tracked.last_run
+            else:
+                continue
             await self._observe(tracked, listed)
             if listed.status.is_terminal:
                 # One GET per finished run would cost as many requests as the runs themselves.
@@ -451,6 +472,8 @@ class RunWatcher(AsyncClosing):
                 self._troubled = self._troubled or is_transient(exc)
             return
         tracked.seen = True
+        # `last_run` now comes from a GET: the next list scan builds the run again.
+        tracked.listed_as = None
         tracked.workflow_id = tracked.workflow_id or run.workflow_id
         tracked.session_id = tracked.session_id or run.session_id
         tracked.created_at = tracked.created_at or run.created_at
