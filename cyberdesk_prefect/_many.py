@@ -1,30 +1,40 @@
-"""Wait for many runs at once through the core `RunWatcher` (shared, grouped polling).
+"""Wait for many runs at once through the process's shared watcher hub.
 
-One watcher serves all waiters of a call: runs of the same workflow (or session) are polled
-with a few list calls instead of one GET each. If the wait is abandoned every run that has
-not ended is cancelled. The sync entry point drives the same coroutine on a private event
-loop, so sync and async tasks behave the same.
+Every run of the call registers with the hub of `_shared_wait`, the same one the single-run
+waits use: runs of one workflow (or session) are polled with a few list calls instead of one
+GET each, and several bulk waits or chains mapped in one flow share those calls too. Status
+changes are emitted as events for each run and logged as a count summary. If the wait is
+abandoned (task timeout, `max_wait_seconds`, cancellation) every run that has not ended is
+cancelled. The sync and the async form differ only in how they block.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
+import threading
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, TypeVar
+from datetime import datetime
+from typing import TYPE_CHECKING
 
-from cyberdesk_core.waiting import RunWatcher
-from cyberdesk_prefect._engine import WaitSettings, acancel_abandoned
+import anyio
+
+from cyberdesk_prefect._engine import WaitSettings, acancel_abandoned, cancel_abandoned
+from cyberdesk_prefect._shared_wait import (
+    HUB,
+    RunHints,
+    await_on_hub,
+    deadline_after,
+    in_caller_context,
+    wait_on_hub,
+)
 from cyberdesk_prefect.observability import RunReporter, get_logger
 
 if TYPE_CHECKING:
-    from cyberdesk_core import AsyncCyberdeskClient, Run
+    from cyberdesk_core import AsyncCyberdeskClient, CyberdeskClient, Run
     from cyberdesk_prefect.credentials import CyberdeskCredentials
 
-T = TypeVar("T")
 # Cancelling many runs (16 at a time) may need longer than the single-run grace period.
 _CANCEL_GRACE_SECONDS = 15.0
 _PROGRESS_LOG_EVERY = 5.0
@@ -38,6 +48,11 @@ class RunRef:
     workflow_id: str | None = None
     session_id: str | None = None
     created_at: datetime | None = None
+
+    @property
+    def hints(self) -> RunHints:
+        """The grouping hints of this run for the shared watcher."""
+        return RunHints(self.workflow_id, self.session_id, self.created_at)
 
 
 class _Progress:
@@ -67,84 +82,139 @@ class _Progress:
         self._last_time = now if now is not None else time.monotonic()
 
 
-async def await_many(
-    client: AsyncCyberdeskClient,
+class _ManyWatch:
+    """The runs of one call, registered with the hub; knows which of them ended."""
+
+    def __init__(
+        self,
+        credentials: CyberdeskCredentials,
+        refs: Sequence[RunRef],
+        settings: WaitSettings,
+        reporter: RunReporter,
+    ) -> None:
+        self.refs = list(refs)
+        self.finished = False
+        self._credentials = credentials
+        self._reporter = reporter
+        self._progress = _Progress(len(self.refs))
+        # Status callbacks run on the hub's thread while the caller may be cancelling.
+        self._lock = threading.Lock()
+        self._ended: set[str] = set()
+        self.future = HUB.submit(
+            _watch_all(
+                credentials,
+                self.refs,
+                settings,
+                on_status_change=in_caller_context(self._on_change),
+            )
+        )
+
+    def _on_change(self, run: Run) -> None:
+        if run.status.is_terminal:
+            with self._lock:
+                self._ended.add(str(run.id))
+        self._reporter.update(run, self._credentials.run_url(run.id), log=False)
+        self._progress.update(run)
+
+    def done(self, runs: list[Run]) -> list[Run]:
+        """Record the ended runs (events, final count summary) and return them."""
+        self.finished = True
+        for run in runs:
+            self._reporter.update(run, self._credentials.run_url(run.id), log=False)
+            self._progress.statuses[str(run.id)] = str(run.status)
+        self._progress.log()
+        return runs
+
+    def unfinished(self) -> list[str]:
+        """Ids of the runs not seen ended (to cancel when the wait is abandoned)."""
+        with self._lock:
+            return [ref.run_id for ref in self.refs if ref.run_id not in self._ended]
+
+
+async def _watch_all(
+    credentials: CyberdeskCredentials,
     refs: Sequence[RunRef],
     settings: WaitSettings,
-    reporter: RunReporter,
+    *,
+    on_status_change: Callable[[Run], None],
 ) -> list[Run]:
-    """Wait for every run in `refs` to end; cancel the unfinished ones if abandoned."""
-    deadline = (
-        datetime.now(timezone.utc) + timedelta(seconds=settings.timeout)
-        if settings.timeout is not None
-        else None
-    )
-    progress = _Progress(len(refs))
-    ended: dict[str, Run] = {}
-
-    def on_change(run: Run) -> None:
-        if run.status.is_terminal:
-            ended[str(run.id)] = run
-        reporter.update(run, client.run_url(run.id), log=False)
-        progress.update(run)
-
-    finished = False
-    try:
-        async with RunWatcher(client, poll_interval=settings.poll_interval) as watcher:
-            outcomes = await asyncio.gather(
-                *(
-                    watcher.wait(
-                        ref.run_id,
-                        workflow_id=ref.workflow_id,
-                        session_id=ref.session_id,
-                        created_at=ref.created_at,
-                        deadline=deadline,
-                        on_status_change=on_change,
-                    )
-                    for ref in refs
-                ),
-                return_exceptions=True,
+    """On the hub's loop: every run's ended form, in order; the first failure is raised."""
+    deadline = deadline_after(settings.timeout)
+    outcomes = await asyncio.gather(
+        *(
+            HUB.watch(
+                credentials,
+                ref.run_id,
+                poll_interval=settings.poll_interval,
+                max_poll_interval=settings.max_poll_interval,
+                hints=ref.hints,
+                deadline=deadline,
+                on_status_change=on_status_change,
             )
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
-        runs = [o for o in outcomes if not isinstance(o, BaseException)]
-        for run in runs:
-            ended[str(run.id)] = run
-            reporter.update(run, client.run_url(run.id), log=False)
-            progress.statuses[str(run.id)] = str(run.status)
-        progress.log()
-        finished = True
-        return runs
-    finally:
-        if not finished and settings.cancel_on_abandon:
-            pending = [ref.run_id for ref in refs if ref.run_id not in ended]
-            await acancel_abandoned(client, pending, grace_seconds=_CANCEL_GRACE_SECONDS)
+            for ref in refs
+        ),
+        # Every wait runs to its own end (or the deadline): one run's failure does not
+        # unregister the others while the batch is still being collected.
+        return_exceptions=True,
+    )
+    runs: list[Run] = []
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+        runs.append(outcome)
+    return runs
 
 
-def run_coroutine(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine to completion from sync code, on a private event loop.
-
-    In a thread that already runs an event loop, a helper thread hosts the new loop.
-    """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="cyberdesk") as pool:
-        return pool.submit(asyncio.run, coro).result()
-
-
-def wait_many_sync(
+def wait_many(
     credentials: CyberdeskCredentials,
     refs: Sequence[RunRef],
     settings: WaitSettings,
     reporter: RunReporter,
+    *,
+    client: CyberdeskClient | None = None,
 ) -> list[Run]:
-    """Sync form of `await_many` (own client, own event loop)."""
+    """Wait until every run ends; cancel the unfinished ones if the wait is abandoned.
 
-    async def main() -> list[Run]:
-        async with credentials.get_async_client() as client:
-            return await await_many(client, refs, settings, reporter)
+    `client` is used for the cancels, else one is opened for them.
+    """
+    watch = _ManyWatch(credentials, refs, settings, reporter)
+    try:
+        return watch.done(wait_on_hub(watch.future))
+    finally:
+        pending = [] if watch.finished or not settings.cancel_on_abandon else watch.unfinished()
+        if pending and client is not None:
+            cancel_abandoned(client, pending)
+        elif pending:
+            with credentials.get_client() as own:
+                cancel_abandoned(own, pending)
 
-    return run_coroutine(main())
+
+async def await_many(
+    credentials: CyberdeskCredentials,
+    refs: Sequence[RunRef],
+    settings: WaitSettings,
+    reporter: RunReporter,
+    *,
+    client: AsyncCyberdeskClient | None = None,
+) -> list[Run]:
+    """Async form of `wait_many`."""
+    watch = _ManyWatch(credentials, refs, settings, reporter)
+    try:
+        return watch.done(await await_on_hub(watch.future))
+    finally:
+        pending = [] if watch.finished or not settings.cancel_on_abandon else watch.unfinished()
+        if pending:
+            await _acancel(credentials, client, pending)
+
+
+async def _acancel(
+    credentials: CyberdeskCredentials, client: AsyncCyberdeskClient | None, run_ids: list[str]
+) -> None:
+    if client is not None:
+        await acancel_abandoned(client, run_ids, grace_seconds=_CANCEL_GRACE_SECONDS)
+        return
+    # Shielded as a whole: the caller's scope is usually cancelled already, and closing the
+    # client opened here must not be cut short either.
+    with anyio.CancelScope(shield=True):
+        async with credentials.get_async_client() as own:
+            await acancel_abandoned(own, run_ids, grace_seconds=_CANCEL_GRACE_SECONDS)

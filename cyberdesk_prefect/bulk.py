@@ -2,8 +2,9 @@
 
 `bulk_create_cyberdesk_runs` returns as soon as the runs exist (and records them on the
 flow run for the cancellation hook). `wait_for_cyberdesk_runs` waits for any set of runs
-through one shared `RunWatcher`: runs of one workflow are polled with a few list calls,
-not one GET per run, and a single markdown artifact sums the batch up.
+through the process's shared watcher hub: runs of one workflow are polled with a few list
+calls, not one GET per run (also across the bulk waits mapped in one flow), and a single
+markdown artifact sums the batch up.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from prefect.cache_policies import NO_CACHE
 from cyberdesk_core.summaries import BulkSummary, FailPolicy
 from cyberdesk_prefect._engine import result_of
 from cyberdesk_prefect._idempotency import task_idempotency_key
-from cyberdesk_prefect._many import RunRef, await_many, wait_many_sync
+from cyberdesk_prefect._many import RunRef, await_many, wait_many
 from cyberdesk_prefect._params import Params, async_form_of, wait_settings
 from cyberdesk_prefect._secrets import (
     SensitiveInputs,
@@ -194,11 +195,10 @@ def wait_for_cyberdesk_runs(
         One `CyberdeskRunResult` per run, in the order given.
     """
     params = dict(locals())
-    ended = wait_many_sync(credentials, run_refs(runs), wait_settings(params), RunReporter())
-    with credentials.get_client() as client:
-        results = [result_of(client, run) for run in ended]
-        if create_artifact:
-            create_batch_artifact(results)
+    ended = wait_many(credentials, run_refs(runs), wait_settings(params), RunReporter())
+    results = [result_of(credentials, run) for run in ended]
+    if create_artifact:
+        create_batch_artifact(results)
     return _check(ended, results, fail_policy)
 
 
@@ -208,9 +208,8 @@ async def await_for_cyberdesk_runs(params: Params) -> list[CyberdeskRunResult]:
     """Async form of `wait_for_cyberdesk_runs` (same parameters and result)."""
     credentials: CyberdeskCredentials = params["credentials"]
     refs, settings = run_refs(params["runs"]), wait_settings(params)
-    async with credentials.get_async_client() as client:
-        ended = await await_many(client, refs, settings, RunReporter())
-        results = [result_of(client, run) for run in ended]
-        if params["create_artifact"]:
-            await acreate_batch_artifact(results)
+    ended = await await_many(credentials, refs, settings, RunReporter())
+    results = [result_of(credentials, run) for run in ended]
+    if params["create_artifact"]:
+        await acreate_batch_artifact(results)
     return _check(ended, results, params["fail_policy"])

@@ -3,7 +3,8 @@
 A step can use an earlier step's outputs with `{"$ref": "<alias>.outputs.<path>"}` (or
 `cyberdesk_core.RefValue("<alias>.outputs.<path>")`) in its inputs; Cyberdesk resolves the
 reference when the step starts. `run_cyberdesk_chain` creates the chain, records its runs on
-the flow run, waits for every step through one session-grouped watcher and returns the
+the flow run, waits for every step through the process's shared watcher hub (the steps of
+a session are polled together, and with the other waits of the process) and returns the
 outputs keyed by step alias.
 """
 
@@ -18,7 +19,7 @@ from prefect.cache_policies import NO_CACHE
 from cyberdesk_core import ChainStep, ConfigurationError, raise_for_run_status
 from cyberdesk_prefect._engine import result_of
 from cyberdesk_prefect._idempotency import task_idempotency_key
-from cyberdesk_prefect._many import RunRef, await_many, wait_many_sync
+from cyberdesk_prefect._many import RunRef, await_many, wait_many
 from cyberdesk_prefect._params import Params, async_form_of, wait_settings
 from cyberdesk_prefect._secrets import (
     SensitiveInputs,
@@ -121,7 +122,9 @@ def run_cyberdesk_chain(
         _log_created(chain, len(steps))
         if not wait:
             return CyberdeskChainResult(session_id=chain.session_id, run_ids=chain.run_ids)
-        ended = wait_many_sync(credentials, _refs(chain), wait_settings(params), RunReporter())
+        ended = wait_many(
+            credentials, _refs(chain), wait_settings(params), RunReporter(), client=client
+        )
         results = [result_of(client, run) for run in ended]
     if create_artifact:
         for result in results:
@@ -148,7 +151,9 @@ async def arun_cyberdesk_chain(params: Params) -> CyberdeskChainResult:
         _log_created(chain, len(params["steps"]))
         if not params["wait"]:
             return CyberdeskChainResult(session_id=chain.session_id, run_ids=chain.run_ids)
-        ended = await await_many(client, _refs(chain), wait_settings(params), RunReporter())
+        ended = await await_many(
+            credentials, _refs(chain), wait_settings(params), RunReporter(), client=client
+        )
         results = [result_of(client, run) for run in ended]
     if params["create_artifact"]:
         for result in results:

@@ -19,7 +19,7 @@ from prefect.blocks.abstract import JobBlock
 from prefect.types import SecretDict
 from pydantic import Field
 
-from cyberdesk_prefect.credentials import CyberdeskCredentials
+from cyberdesk_prefect.credentials import CyberdeskCredentials, block_dispatch_key
 
 if TYPE_CHECKING:
     from prefect.filesystems import WritableFileSystem
@@ -104,6 +104,11 @@ class CyberdeskWorkflow(_JobBlock):
     download_to: str | None = Field(
         default=None, description="Local folder to download output files to after success."
     )
+
+    @classmethod
+    def __dispatch_key__(cls) -> str:
+        """The block registry key: the block type slug (see `block_dispatch_key`)."""
+        return block_dispatch_key(cls)
 
     def _options(self, sensitive: dict[str, Any] | None, overrides: dict[str, Any]) -> RunOptions:
         from cyberdesk_prefect._engine import RunOptions

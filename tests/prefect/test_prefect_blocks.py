@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prefect.blocks.core import Block
+from prefect.blocks.core import Block, block_schema_to_key
 from prefect.testing.standard_test_suites import BlockStandardTestSuite
-from prefect.utilities.dispatch import get_registry_for_type
+from prefect.utilities.dispatch import get_registry_for_type, lookup_type
 from prefect.utilities.importtools import to_qualified_name
 from pydantic import ValidationError
 
@@ -33,6 +33,14 @@ def _package_blocks() -> list[type[Block]]:
 def test_both_blocks_are_registered() -> None:
     names = {b.__name__ for b in _package_blocks()}
     assert names == {"CyberdeskCredentials", "CyberdeskWorkflow"}
+
+
+@pytest.mark.parametrize("block", [CyberdeskCredentials, CyberdeskWorkflow], ids=str)
+def test_cheap_dispatch_key_is_the_key_prefect_computes(block: type[Block]) -> None:
+    # The blocks register under their slug without building their schema at import time;
+    # it must stay the key Prefect derives from the full schema, or loading would break.
+    assert block.__dispatch_key__() == block_schema_to_key(block._to_block_schema())
+    assert lookup_type(Block, block.get_block_type_slug()) is block
 
 
 @pytest.mark.parametrize("block", _package_blocks(), ids=lambda b: b.__name__)

@@ -11,15 +11,12 @@ import pytest
 import cyberdesk_prefect
 
 PROBE = """
-import json, sys, time
+import json, sys
 import prefect
-before = set(sys.modules)
-start = time.perf_counter()
 import pytest
-
+before = set(sys.modules)
 import cyberdesk_prefect
-elapsed = time.perf_counter() - start
-print(json.dumps({"new": sorted(set(sys.modules) - before), "ms": elapsed * 1000}))
+print(json.dumps({"new": sorted(set(sys.modules) - before)}))
 """
 
 

@@ -5,16 +5,22 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
 from prefect import flow, unmapped
-from prefect_seed import WF_MEDIUM
+from prefect_seed import SEED, WF_DOUBLE, WF_MEDIUM
 
 from cyberdesk_prefect import (
+    CyberdeskBulkResult,
+    CyberdeskChainResult,
     CyberdeskCredentials,
     CyberdeskRunResult,
+    arun_cyberdesk_chain,
     arun_cyberdesk_workflow,
     await_for_cyberdesk_run,
     bulk_create_cyberdesk_runs,
+    run_cyberdesk_chain,
     wait_for_cyberdesk_run,
+    wait_for_cyberdesk_runs,
 )
 from cyberdesk_prefect._shared_wait import HUB, RunHints, watch_key
 
@@ -116,6 +122,99 @@ def test_created_runs_are_batched_from_the_first_poll(
     # GET.
     assert _polls(after)[0] - _polls(before)[0] < 2 * N
     assert len({r.run_id for r in results}) == N
+
+
+# Bulk waits and chains mapped in one flow: each call alone would poll its own runs every
+# interval, so CALLS calls cost CALLS requests per interval; shared, about one in all.
+CALLS = 6
+# Long enough (simulated 60 s: 3 s real) that the flow's own overhead is small beside it.
+LONG = {"duration": 60}
+
+
+def _requests(before: dict[str, Any], after: dict[str, Any]) -> int:
+    return sum(_polls(after)) - sum(_polls(before))
+
+
+@pytest.fixture
+def long_medium(admin: Any) -> Any:
+    """WF_MEDIUM runs take 3 s of real time (the seeded behaviour is restored afterwards)."""
+    admin.set_workflow_behavior(WF_MEDIUM, LONG)
+    yield
+    seeded = next(w for w in SEED["workflows"] if w["id"] == WF_MEDIUM)
+    admin.set_workflow_behavior(WF_MEDIUM, seeded["behavior"])
+
+
+def test_mapped_bulk_waits_share_polling(
+    credentials: CyberdeskCredentials, admin: Any, long_medium: None
+) -> None:
+    @flow
+    def create() -> list[CyberdeskBulkResult]:
+        futures = bulk_create_cyberdesk_runs.map(
+            unmapped(credentials), WF_MEDIUM, 2, input_values=[{"i": i} for i in range(CALLS)]
+        )
+        return [f.result() for f in futures]
+
+    bulks = create()
+    before = admin.stats()
+    started = time.monotonic()
+
+    @flow
+    def wait_all() -> list[list[CyberdeskRunResult]]:
+        futures = wait_for_cyberdesk_runs.map(
+            unmapped(credentials),
+            bulks,
+            poll_interval_seconds=unmapped(INTERVAL),
+            create_artifact=unmapped(False),
+        )
+        return [f.result() for f in futures]
+
+    results = wait_all()
+    rounds = (time.monotonic() - started) / INTERVAL
+    requests = _requests(before, admin.stats())
+    # Alone: CALLS lists per round while the runs (most of the wait) are active.
+    assert requests < 2 * rounds, f"{requests} requests in ~{rounds:.0f} rounds"
+    assert [[r.run_id for r in rs] for rs in results] == [b.run_ids for b in bulks]
+    assert {r.status for rs in results for r in rs} == {"success"}
+
+
+def test_mapped_chains_share_polling(
+    credentials: CyberdeskCredentials, admin: Any, long_medium: None
+) -> None:
+    # While a chain has two steps or more left, its session's runs are listed together with
+    # the other chains' in one request; its last step alone is read with GET (a short one here).
+    steps = [
+        {"workflow_id": WF_MEDIUM, "session_alias": "first"},
+        {"workflow_id": WF_MEDIUM, "session_alias": "second"},
+        {"workflow_id": WF_DOUBLE, "session_alias": "last", "inputs": {"value": "1"}},
+    ]
+    before = admin.stats()
+    started = time.monotonic()
+
+    @flow
+    async def chains() -> list[CyberdeskChainResult]:
+        # Async chains: each mapped task runs in an event loop of its own.
+        futures = arun_cyberdesk_chain.map(
+            unmapped(credentials),
+            [steps] * (CALLS // 2),
+            poll_interval_seconds=unmapped(INTERVAL),
+            create_artifact=unmapped(False),
+        )
+        sync = run_cyberdesk_chain.map(
+            unmapped(credentials),
+            [steps] * (CALLS // 2),
+            poll_interval_seconds=unmapped(INTERVAL),
+            create_artifact=unmapped(False),
+        )
+        return [f.result() for f in [*futures, *sync]]
+
+    import asyncio
+
+    results = asyncio.run(chains())
+    rounds = (time.monotonic() - started) / INTERVAL
+    requests = _requests(before, admin.stats())
+    assert requests < 2 * rounds, f"{requests} requests in ~{rounds:.0f} rounds"
+    assert len({r.session_id for r in results}) == CALLS
+    assert {r.status for c in results for r in c.results} == {"success"}
 
 
 def test_registry_key_holds_a_digest_not_the_api_key(credentials: CyberdeskCredentials) -> None:
