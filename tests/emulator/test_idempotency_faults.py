@@ -152,7 +152,9 @@ def test_dropped_connection_before_processing(fault_server: EmulatorServer) -> N
     api = new_org(server)
     workflow = api.workflow()
     server.admin.set_faults({"rules": [{"route": "POST /v1/runs", "kind": "drop", "times": 1}]})
-    with pytest.raises(httpx.RemoteProtocolError):
+    # The server closes the socket unanswered: the client sees the close (RemoteProtocolError),
+    # or a reset when the kernel still held unread request bytes (ReadError). Either way no run.
+    with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
         api.client.post("/v1/runs", json={"workflow_id": workflow["id"]})
     assert api.client.get("/v1/runs").json()["total"] == 0
     assert api.client.post("/v1/runs", json={"workflow_id": workflow["id"]}).status_code == 201
