@@ -344,7 +344,6 @@ class RunUrls(Protocol):
 
     def run_url(self, run_id: str) -> str:
         """Dashboard URL of a run."""
-        ...
 
 
 def result_of(
