@@ -56,15 +56,14 @@ def async_form_of(
     applied, wrong names rejected) and awaits `body` with them.
     """
     signature = _signature(model)
+    bind = _binder(signature)
 
     def decorate(
         body: Callable[[Params], Coroutine[Any, Any, R]],
     ) -> Callable[P, Coroutine[Any, Any, R]]:
         @functools.wraps(body)
         async def form(*args: P.args, **kwargs: P.kwargs) -> R:
-            bound = signature.bind(*args, **kwargs)
-            bound.apply_defaults()
-            return await body(bound.arguments)
+            return await body(bind(args, kwargs))
 
         form.__signature__ = signature  # type: ignore[attr-defined]
         # The async form's summary, then the sync form's parameter docs: Prefect shows these
@@ -77,6 +76,51 @@ def async_form_of(
         return form
 
     return decorate
+
+
+def _binder(
+    signature: inspect.Signature,
+) -> Callable[[tuple[Any, ...], dict[str, Any]], dict[str, Any]]:
+    """`signature.bind(*args, **kwargs)` with defaults applied, as a plain dict.
+
+    `Signature.bind` walks every parameter on each call (about 0.05 ms for a task's 25); a
+    map of 1,000 async waits paid that 1,000 times. The plain-parameter case is done here
+    with dict operations; anything else, and any call that does not fit, goes through
+    `Signature.bind`, which also raises the usual `TypeError` for a call that is wrong.
+    """
+    plain = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    parameters = signature.parameters.values()
+    if any(p.kind not in plain for p in parameters):
+        return functools.partial(_bind_slowly, signature)
+    positional = tuple(
+        p.name for p in parameters if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+    )
+    defaults = {p.name: p.default for p in parameters if p.default is not p.empty}
+    required = frozenset(p.name for p in parameters if p.default is p.empty)
+
+    def bind(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        given = dict(zip(positional, args, strict=False))
+        fits = (
+            len(args) <= len(positional)
+            and given.keys().isdisjoint(kwargs)
+            and kwargs.keys() <= defaults.keys() | required
+        )
+        given.update(kwargs)
+        if not fits or not required <= given.keys():
+            return _bind_slowly(signature, args, kwargs)
+        return {
+            name: given[name] if name in given else defaults[name] for name in signature.parameters
+        }
+
+    return bind
+
+
+def _bind_slowly(
+    signature: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> dict[str, Any]:
+    bound = signature.bind(*args, **kwargs)
+    bound.apply_defaults()
+    return dict(bound.arguments)
 
 
 def _merged_doc(summary: str | None, model_doc: str | None) -> str:

@@ -20,6 +20,10 @@ The hub outlives no process state it cannot rebuild: a forked child (a Prefect p
 worker, `multiprocessing`) starts a loop of its own on first use, a waiter whose thread dies
 or whose loop stops gets a `CyberdeskError` instead of blocking for ever, and the loop is
 stopped (its watchers closed) when the interpreter exits.
+
+Async waits cost the caller's loop one wake-up per batch of results, not one per wait: the
+hub hands finished waits to each caller loop in one call (`LoopWaker`), and an async wait
+needs no timer of its own, because every way the hub can stop fails its pending waits.
 """
 
 from __future__ import annotations
@@ -53,10 +57,6 @@ T = TypeVar("T")
 # A blocked sync wait wakes this often, so an exception Prefect injects into its thread (a
 # task timeout, a cancellation) is raised within that time.
 _SYNC_WAKE_SECONDS = 0.5
-# An async wait is woken by its future (a result, or HubStoppedError on shutdown); it only checks
-# this often for a hub thread that died without shutting down. Waking every waiter each half
-# second cost more CPU than the polling itself with 1,000 waits (benchmark 2).
-_ASYNC_LIVENESS_SECONDS = 10.0
 # How long interpreter exit waits for the hub to close its watchers (and their clients).
 _SHUTDOWN_SECONDS = 2.0
 # Keys the credentials digest: a registry key never lets anyone test a guessed API key.
@@ -104,6 +104,14 @@ _SHUT_DOWN = (
     "The Cyberdesk run watcher was shut down (the interpreter is exiting) before the run "
     "ended; the run was not watched to its end."
 )
+_THREAD_STOPPED = (
+    "The Cyberdesk run watcher thread stopped before the run ended (the interpreter is "
+    "exiting, or the thread died); the run was not watched to its end."
+)
+_FORKED = (
+    "This Cyberdesk wait was started in another process (before a fork); start the wait "
+    "again in this process."
+)
 
 
 class HubStoppedError(CyberdeskError):
@@ -123,27 +131,88 @@ class HubFuture(concurrent.futures.Future[T]):
         if self.done():
             return
         if self.pid != os.getpid():
-            raise HubStoppedError(
-                "This Cyberdesk wait was started in another process (before a fork); "
-                "start the wait again in this process."
-            )
+            raise HubStoppedError(_FORKED)
         if not self.thread.is_alive():
-            raise HubStoppedError(
-                "The Cyberdesk run watcher thread stopped before the run ended "
-                "(the interpreter is exiting, or the thread died); the run was not watched "
-                "to its end."
-            )
+            raise HubStoppedError(_THREAD_STOPPED)
+
+    def fail(self, message: str) -> None:
+        """Fail the wait with `HubStoppedError(message)` unless it already has an outcome."""
+        # Pending until here (see `WatchHub._start_submitted`), so only a cancelled or
+        # finished future refuses.
+        with contextlib.suppress(RuntimeError, concurrent.futures.InvalidStateError):
+            if self.set_running_or_notify_cancel():
+                self.set_exception(HubStoppedError(message))
+
+
+class LoopWaker:
+    """Wakes the async waits of many event loops, one call per loop for a batch of results.
+
+    `asyncio.wrap_future` would call `call_soon_threadsafe` (one write to the loop's wake-up
+    pipe, one loop iteration) for every wait that ends; 1,000 runs ending in one poll then
+    cost the caller's loop 1,000 wake-ups.
+    """
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every batch (and take a fresh lock): the fork handler of a child."""
+        self._lock = threading.Lock()
+        self._ready: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+
+    def wake_when_done(self, future: HubFuture[Any]) -> asyncio.Future[None]:
+        """A future of the running loop that gets its result once `future` is done."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        future.add_done_callback(functools.partial(self._wake, loop, waiter))
+        return waiter
+
+    def _wake(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        waiter: asyncio.Future[None],
+        _done: concurrent.futures.Future[Any],
+    ) -> None:
+        # Called in the thread that finished the future: the hub's, or a cancelling caller's.
+        with self._lock:
+            batch = self._ready.get(loop)
+            if batch is not None:
+                batch.append(waiter)
+                return
+            self._ready[loop] = [waiter]
+        try:
+            loop.call_soon_threadsafe(self._flush, loop)
+        except RuntimeError:  # the caller's loop is closed: nobody waits any more
+            with self._lock:
+                self._ready.pop(loop, None)
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        with self._lock:
+            batch = self._ready.pop(loop, [])
+        for waiter in batch:
+            if not waiter.done():
+                waiter.set_result(None)
 
 
 class WatchHub:
     """The process-wide event loop thread that hosts the shared watchers."""
 
     def __init__(self) -> None:
+        self.waker = LoopWaker()
+        self._pending: set[HubFuture[Any]] = set()
+        self._reset()
+
+    def _after_fork(self) -> None:
+        # The parent's waits are served by a thread the child does not have. They are not
+        # failed here: their locks may have been held by a parent thread at fork time. A
+        # child that awaits one gets `HubStoppedError` from `check_served`.
+        self._pending = set()
+        self.waker.reset()
         self._reset()
 
     def _reset(self) -> None:
-        # Also the fork handler: a child gets a fresh lock (the parent's may have been held
-        # by another thread at fork time) and no loop, thread or pending work of the parent.
+        # A forked child gets a fresh lock (the parent's may have been held by another
+        # thread at fork time) and no loop, thread or pending work of the parent.
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -153,6 +222,7 @@ class WatchHub:
         self._watchers: weakref.WeakSet[RunWatcher] = weakref.WeakSet()
         self._inbox: list[tuple[Coroutine[Any, Any, Any], HubFuture[Any]]] = []
         self._wake_pending = False
+        self._bookkeeping = contextvars.Context()
 
     def __repr__(self) -> str:
         alive = self._thread is not None and self._thread.is_alive()
@@ -165,13 +235,28 @@ class WatchHub:
             if self._loop is None or self._thread is None or not alive or self._pid != os.getpid():
                 loop = asyncio.new_event_loop()
                 thread = threading.Thread(
-                    target=loop.run_forever, name="cyberdesk-run-watcher", daemon=True
+                    target=self._serve, args=(loop,), name="cyberdesk-run-watcher", daemon=True
                 )
                 thread.start()
                 self._loop, self._thread, self._pid = loop, thread, os.getpid()
+                # The context of the hub's own done-callbacks, which read and set no context
+                # variables: asyncio would otherwise copy the current context for each one.
+                # Only this loop's thread enters it.
+                self._bookkeeping = contextvars.Context()
                 self._recent, self._inbox, self._wake_pending = {}, [], False
                 self._watchers = weakref.WeakSet()
             return self._loop, self._thread
+
+    def _serve(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The hub thread: run the loop; when it stops, fail the waits it left pending."""
+        try:
+            loop.run_forever()
+        finally:
+            with self._lock:
+                stranded = [f for f in self._pending if f.thread is threading.current_thread()]
+                self._pending.difference_update(stranded)
+            for future in stranded:
+                future.fail(_THREAD_STOPPED)
 
     @property
     def thread(self) -> threading.Thread | None:
@@ -201,6 +286,7 @@ class WatchHub:
             raise
         future: HubFuture[T] = HubFuture(thread, os.getpid())
         with self._lock:
+            self._pending.add(future)
             self._inbox.append((coro, future))
             wake, self._wake_pending = not self._wake_pending, True
         if wake:
@@ -216,10 +302,32 @@ class WatchHub:
             # running concurrent future could no longer be cancelled by its waiter.
             if future.cancelled():
                 coro.close()
+                self._settled(future)
                 continue
             task = asyncio.ensure_future(coro)
-            task.add_done_callback(functools.partial(_copy_outcome, future))
+            task.add_done_callback(
+                functools.partial(self._copy_outcome, future), context=self._bookkeeping
+            )
             future.add_done_callback(functools.partial(_cancel_task, task))
+
+    def _settled(self, future: HubFuture[Any]) -> None:
+        with self._lock:
+            self._pending.discard(future)
+
+    def _copy_outcome(self, future: HubFuture[Any], task: asyncio.Task[Any]) -> None:
+        self._settled(future)
+        if future.done():  # failed already: the loop had stopped (see `_serve`)
+            return
+        # The future may be cancelled from its waiting thread at any moment; then it stays so.
+        if not future.set_running_or_notify_cancel():
+            return
+        if task.cancelled():
+            # Not cancelled by its waiter (that cancels the future first): the hub stopped.
+            future.set_exception(HubStoppedError(_SHUT_DOWN))
+        elif task.exception() is not None:
+            future.set_exception(task.exception())
+        else:
+            future.set_result(task.result())
 
     def shutdown(self, timeout: float = _SHUTDOWN_SECONDS) -> None:
         """Cancel every wait, close the watchers (and their clients), stop the loop thread.
@@ -232,8 +340,8 @@ class WatchHub:
             pending, self._inbox = self._inbox, []
         for coro, future in pending:
             coro.close()
-            if future.set_running_or_notify_cancel():
-                future.set_exception(HubStoppedError(_SHUT_DOWN))
+            self._settled(future)
+            future.fail(_SHUT_DOWN)
         if loop is None or thread is None or pid != os.getpid() or not thread.is_alive():
             return
         stopping = asyncio.run_coroutine_threadsafe(self._stop_all(), loop)
@@ -339,19 +447,6 @@ class WatchHub:
         )
 
 
-def _copy_outcome(future: concurrent.futures.Future[Any], task: asyncio.Task[Any]) -> None:
-    # The future may be cancelled from its waiting thread at any moment; then it stays so.
-    if not future.set_running_or_notify_cancel():
-        return
-    if task.cancelled():
-        # Not cancelled by its waiter (that cancels the future first): the hub stopped.
-        future.set_exception(HubStoppedError(_SHUT_DOWN))
-    elif task.exception() is not None:
-        future.set_exception(task.exception())
-    else:
-        future.set_result(task.result())
-
-
 def _cancel_task(task: asyncio.Task[Any], future: concurrent.futures.Future[Any]) -> None:
     # Called in whichever thread cancelled the future; the task belongs to the hub's loop.
     if future.cancelled() and not task.done():
@@ -362,7 +457,7 @@ def _cancel_task(task: asyncio.Task[Any], future: concurrent.futures.Future[Any]
 HUB = WatchHub()
 atexit.register(HUB.shutdown)
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=HUB._reset)
+    os.register_at_fork(after_in_child=HUB._after_fork)
 
 
 def deadline_after(timeout: float | None) -> datetime | None:
@@ -395,12 +490,14 @@ def wait_on_hub(future: HubFuture[T]) -> T:
 
 
 async def await_on_hub(future: HubFuture[T]) -> T:
-    """Await `future` from any event loop; cancelling the awaiting task cancels it too."""
+    """Await `future` from any event loop; cancelling the awaiting task cancels it too.
+
+    No timer is needed: the hub fails its pending waits when it shuts down, when its thread
+    stops and in a forked child.
+    """
     try:
-        wrapped = asyncio.wrap_future(future)
-        while not future.done():
-            await asyncio.wait([wrapped], timeout=_ASYNC_LIVENESS_SECONDS)
-            future.check_served()
-        return await wrapped
+        future.check_served()
+        await HUB.waker.wake_when_done(future)
+        return future.result()
     finally:
         future.cancel()

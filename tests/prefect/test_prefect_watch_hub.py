@@ -27,7 +27,9 @@ from cyberdesk_prefect import (
 )
 from cyberdesk_prefect._shared_wait import (
     HUB,
+    HubFuture,
     HubStoppedError,
+    LoopWaker,
     RunHints,
     wait_on_hub,
     watch_key,
@@ -274,3 +276,55 @@ def test_a_stopped_hub_fails_its_waits_instead_of_hanging(
     assert str(wait_on_hub(_watch(credentials, core_client.runs.create(WF_OK))).status) == (
         "success"
     )
+
+
+async def test_a_stopped_hub_fails_async_waits_at_once(
+    credentials: CyberdeskCredentials, core_client: Any, slow_run: Run
+) -> None:
+    # No timer backs an async wait: the hub thread fails what it leaves pending as it stops.
+    await await_for_cyberdesk_run.fn(
+        credentials, core_client.runs.create(WF_OK).id, create_artifact=False, **POLL
+    )
+    loop = HUB._loop
+    assert loop is not None
+    waiting = asyncio.ensure_future(
+        await_for_cyberdesk_run.fn(credentials, slow_run.id, create_artifact=False, **POLL)
+    )
+    end = time.monotonic() + 10
+    while slow_run.id not in HUB.watched_run_ids():
+        assert time.monotonic() < end
+        await asyncio.sleep(0.05)
+    loop.call_soon_threadsafe(loop.stop)
+    started = time.monotonic()
+    with pytest.raises(HubStoppedError, match="thread stopped"):
+        await waiting
+    assert time.monotonic() - started < 2
+    # The stopped loop still holds the watcher's task and client: finish and drop them.
+    await asyncio.to_thread(loop.run_until_complete, HUB._stop_all())
+    loop.close()
+
+
+async def test_waits_ending_together_wake_their_loop_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    waker = LoopWaker()
+    flushes: list[int] = []
+    flush = waker._flush
+    monkeypatch.setattr(waker, "_flush", lambda loop: (flushes.append(1), flush(loop)))
+    futures: list[HubFuture[int]] = [
+        HubFuture(threading.current_thread(), os.getpid()) for _ in range(200)
+    ]
+    woken = [waker.wake_when_done(f) for f in futures]
+
+    def finish_all() -> None:
+        for n, future in enumerate(futures):
+            future.set_running_or_notify_cancel()
+            future.set_result(n)
+
+    # All 200 end (in another thread, like the hub's) before this loop runs again.
+    finisher = threading.Thread(target=finish_all)
+    finisher.start()
+    finisher.join()
+    await asyncio.wait_for(asyncio.gather(*woken), timeout=5)
+    assert len(flushes) == 1
+    assert [f.result() for f in futures] == list(range(200))
