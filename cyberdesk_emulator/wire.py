@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
@@ -12,8 +13,13 @@ BASE_RUN_FIELDS = ("id", "workflow_id", "machine_id", "status", "created_at")
 STORAGE_PREFIX = "emulator://run-attachments"
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def iso(value: datetime | None) -> str | None:
-    """ISO-8601 with a ``Z`` suffix (UTC)."""
+    """ISO-8601 with a ``Z`` suffix (UTC).
+
+    Cached: a list page of 1,000 runs formats 3,000 timestamps, most of them the same ones
+    on every poll (a datetime is immutable, so its text never changes).
+    """
     if value is None:
         return None
     return value.isoformat().replace("+00:00", "Z")

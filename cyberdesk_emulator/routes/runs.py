@@ -8,7 +8,6 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
-from fastapi.responses import JSONResponse
 
 from cyberdesk_emulator import runs_service as svc
 from cyberdesk_emulator.auth import EmuDep, OrgDep, find_run
@@ -78,7 +77,7 @@ def _matches_search(run: Run, needle: str, deep: bool) -> bool:
 @router.post("", status_code=201, response_model=RunOut)
 async def create_run(
     body: RunCreate, org: OrgDep, emu: EmuDep, idempotency_key: IdempotencyKey = None
-) -> JSONResponse:
+) -> Response:
     """Create a run (``scheduling``); a machine is assigned asynchronously."""
     run = svc.create_run(emu, org, body, idempotency_key)
     return json_response(run_wire(run), 201)
@@ -101,7 +100,7 @@ async def list_runs(
     include: str | None = None,
     skip: Skip = 0,
     limit: Limit = 100,
-) -> JSONResponse:
+) -> Response:
     """List the organization's runs (filters, search, sort, projection, side-loading)."""
     store = emu.store
     if session_id is not None:
@@ -153,7 +152,7 @@ async def list_runs(
 @router.post("/bulk", status_code=201, response_model=BulkOut)
 async def bulk_create(
     body: RunBulkCreate, org: OrgDep, emu: EmuDep, idempotency_key: IdempotencyKey = None
-) -> JSONResponse:
+) -> Response:
     """Create ``count`` (1..1000) identical runs at once."""
     runs = svc.bulk_create(emu, org, body, idempotency_key)
     return json_response(
@@ -164,16 +163,14 @@ async def bulk_create(
 @router.post("/chain", status_code=201, response_model=ChainOut)
 async def create_chain(
     body: ChainCreate, org: OrgDep, emu: EmuDep, idempotency_key: IdempotencyKey = None
-) -> JSONResponse:
+) -> Response:
     """Create a chain: one run per step in one session, executed strictly in order."""
     session_id, runs = svc.create_chain(emu, org, body, idempotency_key)
     return json_response({"session_id": session_id, "run_ids": [r.id for r in runs]}, 201)
 
 
 @router.get("/{run_id}", response_model=RunWithIncludesOut)
-async def get_run(
-    run_id: UUID, org: OrgDep, emu: EmuDep, include: str | None = None
-) -> JSONResponse:
+async def get_run(run_id: UUID, org: OrgDep, emu: EmuDep, include: str | None = None) -> Response:
     """One run, optionally with side-loaded workflow / machine / machine.pools."""
     run = find_run(emu, org, run_id)
     names = include_names(include)
@@ -189,7 +186,7 @@ async def update_run(
     org: OrgDep,
     emu: EmuDep,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     """Update fields; ``{"status": "cancelled"}`` stops the run and frees its machine."""
     run = svc.update_run(emu, org, run_id, body)
     return json_response(run_wire(run))
@@ -211,7 +208,7 @@ async def retry_run(
     emu: EmuDep,
     body: RunRetry | None = None,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     """Retry a terminal run in place (same id); 409 while it is still active."""
     run = svc.retry_run(emu, org, run_id, body or RunRetry())
     return json_response(run_wire(run))

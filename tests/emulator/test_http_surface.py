@@ -229,3 +229,17 @@ def test_dashboard_page_shows_status_without_secrets(api: Api) -> None:
     assert "success" in page.text
     assert "do-not-show" not in page.text
     assert httpx.get(f"{api.server.url}/dashboard/runs/{uuid.uuid4()}").status_code == 404
+
+
+def test_values_beyond_64_bit_integers_round_trip(api: Api) -> None:
+    # Responses are encoded with orjson, which refuses integers beyond 64 bits; those
+    # responses fall back to the standard encoder instead of failing.
+    huge = 2**70 + 3
+    workflow = api.workflow()
+    run = api.run(workflow_id=workflow["id"], input_values={"account": huge, "name": "Ünïcode"})
+    assert run["input_values"] == {"account": huge, "name": "Ünïcode"}
+    listed = api.client.get("/v1/runs", params={"workflow_id": workflow["id"]})
+    assert listed.status_code == 200
+    assert listed.headers["content-type"] == "application/json"
+    assert listed.json()["items"][0]["input_values"]["account"] == huge
+    assert api.get_run(run["id"])["input_values"]["account"] == huge
