@@ -9,7 +9,7 @@ the engine's so background load hits both alike, and the spread of the paired di
 Prefect worker would have it.
 
 Run n imports from `DEPTH_STEP * n` frames down the call stack, both sides at the same depth.
-CPython (3.11 to 3.13) keeps frames in 16 KiB chunks and frees a chunk as soon as the call that
+CPython (3.11 here) keeps frames in 16 KiB chunks and frees a chunk as soon as the call that
 needed it returns; where an import's busy loops sit right at a chunk's edge, every call there
 maps and unmaps a chunk. How often that happens depends only on the depth the import starts
 at: `import prefect` on its own from the top of a `-c` script costs 17,700 minor page faults,
