@@ -23,7 +23,8 @@ stopped (its watchers closed) when the interpreter exits.
 
 Async waits cost the caller's loop one wake-up per batch of results, not one per wait: the
 hub hands finished waits to each caller loop in one call (`LoopWaker`), and an async wait
-needs no timer of its own, because every way the hub can stop fails its pending waits.
+needs no timer of its own: the hub fails its pending waits when it shuts down or its thread
+stops, and a wait carried over a fork fails as soon as it is awaited.
 """
 
 from __future__ import annotations
@@ -492,8 +493,8 @@ def wait_on_hub(future: HubFuture[T]) -> T:
 async def await_on_hub(future: HubFuture[T]) -> T:
     """Await `future` from any event loop; cancelling the awaiting task cancels it too.
 
-    No timer is needed: the hub fails its pending waits when it shuts down, when its thread
-    stops and in a forked child.
+    No timer is needed: the hub fails its pending waits when it shuts down or its thread
+    stops, and `check_served` refuses a wait carried over a fork.
     """
     try:
         future.check_served()
