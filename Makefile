@@ -28,6 +28,8 @@ typecheck: setup
 	.venvs/airflow/bin/mypy tests/airflow_harness.py tests/examples/airflow tests/reliability/airflow
 	.venvs/airflow/bin/mypy tests/reliability/core
 	.venvs/prefect/bin/mypy tests/examples/prefect
+	.venvs/prefect/bin/mypy tests/prefect
+	.venvs/prefect/bin/mypy tests/reliability/prefect
 	.venvs/airflow/bin/mypy tests/airflow
 	.venvs/airflow/bin/mypy tests/e2e/airflow
 

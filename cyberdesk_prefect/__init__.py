@@ -45,6 +45,12 @@ if TYPE_CHECKING:
         run_cyberdesk_workflow_flow,
     )
     from cyberdesk_prefect.job_runs import CyberdeskRun
+    from cyberdesk_prefect.results import (
+        CyberdeskAttachmentInfo,
+        CyberdeskBulkResult,
+        CyberdeskChainResult,
+        CyberdeskRunResult,
+    )
     from cyberdesk_prefect.run_workflow import (
         arun_cyberdesk_workflow,
         await_for_cyberdesk_run,

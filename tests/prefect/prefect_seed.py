@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 WF_OK = "11111111-1111-4111-8111-000000000001"
 WF_ERROR = "11111111-1111-4111-8111-000000000002"
@@ -15,9 +15,24 @@ POOL_FAST = "22222222-2222-4222-8222-000000000001"
 
 # Simulated seconds are divided by TIME_SCALE: a 2 s workflow takes 0.1 s of real time.
 TIME_SCALE = 20.0
-POLL = {"poll_interval_seconds": 0.1, "max_poll_interval_seconds": 0.3}
+
+
+class PollOptions(TypedDict):
+    """Polling keyword arguments of the single-run waits (`**POLL`)."""
+
+    poll_interval_seconds: float
+    max_poll_interval_seconds: float
+
+
+class WatchOptions(TypedDict):
+    """Polling keyword arguments of the multi-run waits and chains (`**WATCH`)."""
+
+    poll_interval_seconds: float
+
+
+POLL: PollOptions = {"poll_interval_seconds": 0.1, "max_poll_interval_seconds": 0.3}
 # Multi-run waits poll in shared rounds at a fixed interval.
-WATCH = {"poll_interval_seconds": 0.1}
+WATCH: WatchOptions = {"poll_interval_seconds": 0.1}
 
 OK_BEHAVIOR: dict[str, Any] = {
     "duration": 2,

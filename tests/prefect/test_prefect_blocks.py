@@ -6,11 +6,11 @@ import logging
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from prefect.blocks.core import Block, block_schema_to_key
-from prefect.testing.standard_test_suites import BlockStandardTestSuite
+from prefect.testing.standard_test_suites.blocks import BlockStandardTestSuite
 from prefect.utilities.dispatch import get_registry_for_type, lookup_type
 from prefect.utilities.importtools import to_qualified_name
 from pydantic import ValidationError
@@ -105,7 +105,8 @@ def test_saved_block_keeps_the_key_secret(emulator: Any, caplog: pytest.LogCaptu
     CyberdeskCredentials(api_key=SECRET_KEY, base_url=emulator.url).save(
         "secret-check", overwrite=True
     )
-    loaded = CyberdeskCredentials.load("secret-check")
+    # `load` is sync/async dual (value or coroutine); called outside an event loop it is the block.
+    loaded = cast(CyberdeskCredentials, CyberdeskCredentials.load("secret-check"))
     assert loaded.api_key.get_secret_value() == SECRET_KEY
     with get_client(sync_client=True) as client:
         document = client.read_block_document_by_name(
@@ -127,7 +128,7 @@ def test_workflow_block_round_trip(credentials: CyberdeskCredentials) -> None:
         poll_interval_seconds=0.1,
     )
     block.save("monthly", overwrite=True)
-    loaded = CyberdeskWorkflow.load("monthly")
+    loaded = cast(CyberdeskWorkflow, CyberdeskWorkflow.load("monthly"))
     assert loaded.workflow_id == block.workflow_id
     assert loaded.input_values == {"month": "2026-10"}
     assert loaded.sensitive_input_values is not None

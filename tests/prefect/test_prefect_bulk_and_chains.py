@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from prefect import flow, get_client
@@ -11,10 +11,7 @@ from prefect_seed import WATCH, WF_DOUBLE, WF_ERROR, WF_OK, WF_SLOW, no_retry_cr
 
 from cyberdesk_core import ChainStep, RefValue, RunFailedError, RunTimeoutError
 from cyberdesk_prefect import (
-    CyberdeskBulkResult,
-    CyberdeskChainResult,
     CyberdeskCredentials,
-    CyberdeskRunResult,
     abulk_create_cyberdesk_runs,
     arun_cyberdesk_chain,
     await_for_cyberdesk_runs,
@@ -23,6 +20,7 @@ from cyberdesk_prefect import (
     trigger_cyberdesk_run,
     wait_for_cyberdesk_runs,
 )
+from cyberdesk_prefect.results import CyberdeskBulkResult, CyberdeskChainResult, CyberdeskRunResult
 
 
 def _get_requests(stats: dict[str, Any]) -> int:
@@ -32,7 +30,8 @@ def _get_requests(stats: dict[str, Any]) -> int:
 
 
 def _list_requests(stats: dict[str, Any]) -> int:
-    return stats["requests_by_route"].get("GET /v1/runs", 0)
+    routes: dict[str, int] = stats["requests_by_route"]
+    return routes.get("GET /v1/runs", 0)
 
 
 def test_bulk_of_one_hundred_shares_polling(credentials: CyberdeskCredentials, admin: Any) -> None:
@@ -100,7 +99,7 @@ def test_bulk_task_retry_does_not_create_the_batch_twice(
 
 @pytest.mark.parametrize(("policy", "raises"), [("any", True), ("all", False), ("never", False)])
 def test_wait_for_runs_fail_policy(
-    credentials: CyberdeskCredentials, policy: str, raises: bool
+    credentials: CyberdeskCredentials, policy: Literal["any", "all", "never"], raises: bool
 ) -> None:
     @flow
     def mixed() -> list[CyberdeskRunResult]:

@@ -15,7 +15,7 @@ import textwrap
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import pytest
@@ -25,7 +25,6 @@ from prefect_seed import POLL, WF_OK, WF_SLOW
 
 from cyberdesk_prefect import (
     CyberdeskCredentials,
-    CyberdeskRunResult,
     cancel_cyberdesk_runs_hook,
     trigger_cyberdesk_run,
 )
@@ -34,11 +33,18 @@ from cyberdesk_prefect.cancellation import (
     cancel_recorded_runs,
     recorded_run_ids,
 )
+from cyberdesk_prefect.results import CyberdeskRunResult
 
 
 def _flow_run(flow_run_id: UUID) -> FlowRun:
     with get_client(sync_client=True) as client:
         return client.read_flow_run(flow_run_id)
+
+
+def _state_type_name(flow_run_id: UUID) -> str:
+    state_type = _flow_run(flow_run_id).state_type
+    assert state_type is not None  # a flow run read back from the API always has a state
+    return state_type.value
 
 
 def _start_slow_runs(credentials: CyberdeskCredentials, count: int = 2) -> FlowRun:
@@ -103,7 +109,9 @@ def test_hook_leaves_ended_runs_alone(credentials: CyberdeskCredentials, admin: 
         return run_cyberdesk_workflow(credentials, WF_OK, input_values={"month": "x"}, **POLL)
 
     state = finished(return_state=True)
-    flow_run = _flow_run(state.state_details.flow_run_id)  # type: ignore[arg-type]
+    flow_run_id = state.state_details.flow_run_id
+    assert flow_run_id is not None
+    flow_run = _flow_run(flow_run_id)
     assert cancel_recorded_runs(flow_run, credentials) == []
 
 
@@ -201,7 +209,9 @@ def test_cancelling_a_served_flow_run_cancels_the_cyberdesk_run(
 
     _eventually(deployment_ready, 60, "the served deployments")
     runs = {
-        name: run_deployment(f"{name}/served", timeout=0, as_subflow=False)
+        # `run_deployment` is sync/async dual (value or coroutine); called outside an event loop
+        # it returns the flow run.
+        name: cast(FlowRun, run_deployment(f"{name}/served", timeout=0, as_subflow=False))
         for name in ("finally-cancels", "hook-cancels")
     }
 
@@ -230,7 +240,7 @@ def test_cancelling_a_served_flow_run_cancels_the_cyberdesk_run(
         raise AssertionError(log.read_text()[-4000:]) from None
 
     def flow_runs_cancelled() -> bool:
-        return all(_flow_run(r.id).state_type.value == "CANCELLED" for r in runs.values())
+        return all(_state_type_name(r.id) == "CANCELLED" for r in runs.values())
 
     _eventually(flow_runs_cancelled, 30, "the flow runs to be CANCELLED")
     text = log.read_text()

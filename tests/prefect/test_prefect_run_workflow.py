@@ -9,8 +9,8 @@ from uuid import UUID, uuid4
 import pytest
 from prefect import flow, get_client, unmapped
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+from prefect.client.schemas.objects import State
 from prefect.filesystems import LocalFileSystem
-from prefect.states import State
 from prefect_seed import (
     POLL,
     WF_DOUBLE,
@@ -25,13 +25,13 @@ from prefect_seed import (
 from cyberdesk_core import RunCancelledError, RunFailedError, RunTimeoutError
 from cyberdesk_prefect import (
     CyberdeskCredentials,
-    CyberdeskRunResult,
     arun_cyberdesk_workflow,
     run_cyberdesk_workflow,
     trigger_cyberdesk_run,
     wait_for_cyberdesk_run,
 )
 from cyberdesk_prefect.cancellation import recorded_run_ids
+from cyberdesk_prefect.results import CyberdeskRunResult
 
 
 def _labels_of(state: State[Any]) -> dict[str, Any]:
@@ -309,7 +309,8 @@ def test_map_over_twenty_inputs(credentials: CyberdeskCredentials, admin: Any) -
             WF_DOUBLE,
             input_values=[{"value": i} for i in range(20)],
             create_artifact=False,
-            **{k: unmapped(v) for k, v in POLL.items()},
+            poll_interval_seconds=unmapped(POLL["poll_interval_seconds"]),
+            max_poll_interval_seconds=unmapped(POLL["max_poll_interval_seconds"]),
         )
         return [f.result() for f in futures]
 
@@ -343,7 +344,8 @@ def test_concurrency_limit_caps_runs_in_flight(
             input_values=[{"month": f"2026-0{i}"} for i in range(1, 6)],
             concurrency_limit_name=unmapped("cyberdesk-test"),
             create_artifact=False,
-            **{k: unmapped(v) for k, v in POLL.items()},
+            poll_interval_seconds=unmapped(POLL["poll_interval_seconds"]),
+            max_poll_interval_seconds=unmapped(POLL["max_poll_interval_seconds"]),
         )
         return [f.result() for f in futures]
 

@@ -14,7 +14,6 @@ from pydantic import SecretStr
 
 from cyberdesk_prefect import (
     CyberdeskCredentials,
-    CyberdeskRunResult,
     acancel_cyberdesk_run,
     aget_cyberdesk_run,
     aretry_cyberdesk_run,
@@ -26,6 +25,7 @@ from cyberdesk_prefect import (
     trigger_cyberdesk_run,
     wait_for_cyberdesk_run,
 )
+from cyberdesk_prefect.results import CyberdeskRunResult
 
 
 def _wait_terminal(core_client: Any, run_id: str, timeout: float = 20.0) -> Any:
@@ -135,7 +135,13 @@ def test_plain_sensitive_values_are_refused_before_any_request(
 
     before = admin.stats()["runs_created"]
     with pytest.raises(ConfigurationError, match="not a secret type"):
-        trigger_cyberdesk_run.fn(credentials, WF_OK, sensitive_inputs={"password": "plain"})
+        # A plain str value is deliberately outside the parameter's type: the test checks that
+        # the task refuses it at run time.
+        trigger_cyberdesk_run.fn(
+            credentials,
+            WF_OK,
+            sensitive_inputs={"password": "plain"},  # type: ignore[dict-item]
+        )
     with pytest.raises(ConfigurationError, match="Secret block") as info:
         trigger_cyberdesk_run.fn(credentials, WF_OK, sensitive_inputs="Plain Password!")
     assert "Plain Password!" not in str(info.value)

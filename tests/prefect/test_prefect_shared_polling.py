@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from prefect import flow, unmapped
+from prefect.futures import PrefectFutureList
 from prefect_seed import SEED, WF_DOUBLE, WF_MEDIUM
 
 from cyberdesk_prefect import (
-    CyberdeskBulkResult,
-    CyberdeskChainResult,
     CyberdeskCredentials,
-    CyberdeskRunResult,
     arun_cyberdesk_chain,
     arun_cyberdesk_workflow,
     await_for_cyberdesk_run,
@@ -23,6 +21,7 @@ from cyberdesk_prefect import (
     wait_for_cyberdesk_runs,
 )
 from cyberdesk_prefect._shared_wait import HUB, RunHints, watch_key
+from cyberdesk_prefect.results import CyberdeskBulkResult, CyberdeskChainResult, CyberdeskRunResult
 
 N = 24
 INTERVAL = 0.1
@@ -82,11 +81,16 @@ def test_mapped_async_waits_share_polling(credentials: CyberdeskCredentials, adm
     @flow
     def wait_all() -> list[CyberdeskRunResult]:
         # Each mapped async task runs in its own thread and event loop: sharing crosses them.
-        futures = await_for_cyberdesk_run.map(
-            unmapped(credentials),
-            run_ids,
-            poll_interval_seconds=unmapped(INTERVAL),
-            create_artifact=unmapped(False),
+        # Prefect's `Task.map` stubs match an async task to the sync overload (futures of a
+        # coroutine); the futures of an async task resolve to its result.
+        futures = cast(
+            "PrefectFutureList[CyberdeskRunResult]",
+            await_for_cyberdesk_run.map(
+                unmapped(credentials),
+                run_ids,
+                poll_interval_seconds=unmapped(INTERVAL),
+                create_artifact=unmapped(False),
+            ),
         )
         return [f.result() for f in futures]
 
@@ -103,12 +107,17 @@ def test_created_runs_are_batched_from_the_first_poll(
 
     @flow
     async def run_all() -> list[CyberdeskRunResult]:
-        futures = arun_cyberdesk_workflow.map(
-            unmapped(credentials),
-            WF_MEDIUM,
-            input_values=[{"i": i} for i in range(N)],
-            poll_interval_seconds=unmapped(INTERVAL),
-            create_artifact=unmapped(False),
+        # Prefect's `Task.map` stubs match an async task to the sync overload (futures of a
+        # coroutine); the futures of an async task resolve to its result.
+        futures = cast(
+            "PrefectFutureList[CyberdeskRunResult]",
+            arun_cyberdesk_workflow.map(
+                unmapped(credentials),
+                WF_MEDIUM,
+                input_values=[{"i": i} for i in range(N)],
+                poll_interval_seconds=unmapped(INTERVAL),
+                create_artifact=unmapped(False),
+            ),
         )
         return [f.result() for f in futures]
 
@@ -193,11 +202,16 @@ def test_mapped_chains_share_polling(
     @flow
     async def chains() -> list[CyberdeskChainResult]:
         # Async chains: each mapped task runs in an event loop of its own.
-        futures = arun_cyberdesk_chain.map(
-            unmapped(credentials),
-            [steps] * (CALLS // 2),
-            poll_interval_seconds=unmapped(INTERVAL),
-            create_artifact=unmapped(False),
+        # Prefect's `Task.map` stubs match an async task to the sync overload (futures of a
+        # coroutine); the futures of an async task resolve to its result.
+        futures = cast(
+            "PrefectFutureList[CyberdeskChainResult]",
+            arun_cyberdesk_chain.map(
+                unmapped(credentials),
+                [steps] * (CALLS // 2),
+                poll_interval_seconds=unmapped(INTERVAL),
+                create_artifact=unmapped(False),
+            ),
         )
         sync = run_cyberdesk_chain.map(
             unmapped(credentials),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import multiprocessing
 import os
 import subprocess
@@ -20,7 +19,6 @@ from prefect_seed import POLL, WATCH, WF_OK, WF_SLOW
 from cyberdesk_core import AuthenticationError, CyberdeskError, Run
 from cyberdesk_prefect import (
     CyberdeskCredentials,
-    CyberdeskRunResult,
     await_for_cyberdesk_run,
     wait_for_cyberdesk_run,
     wait_for_cyberdesk_runs,
@@ -34,11 +32,10 @@ from cyberdesk_prefect._shared_wait import (
     wait_on_hub,
     watch_key,
 )
+from cyberdesk_prefect.results import CyberdeskRunResult
 
 
-def _watch(
-    credentials: CyberdeskCredentials, run: Run, on_change: Any = None
-) -> concurrent.futures.Future[Run]:
+def _watch(credentials: CyberdeskCredentials, run: Run, on_change: Any = None) -> HubFuture[Run]:
     return HUB.submit(
         HUB.watch(
             credentials,
@@ -207,23 +204,30 @@ def test_bulk_wait_timeout_unregisters_every_run(
     assert {admin.run_state(i)["run"]["status"] for i in run_ids} == {"cancelled"}
 
 
+async def _until_async(condition: Any, timeout: float = 10.0) -> None:
+    end = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < end, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+async def _watched_async_wait(credentials: CyberdeskCredentials, run: Run) -> asyncio.Future[Any]:
+    """An async wait task for `run`, returned once the hub polls the run."""
+    waiting = asyncio.ensure_future(
+        await_for_cyberdesk_run.fn(credentials, run.id, create_artifact=False, **POLL)
+    )
+    await _until_async(lambda: run.id in HUB.watched_run_ids())
+    return waiting
+
+
 async def test_cancelled_async_wait_unregisters_the_wait(
     credentials: CyberdeskCredentials, slow_run: Run
 ) -> None:
-    waiting = asyncio.ensure_future(
-        await_for_cyberdesk_run.fn(credentials, slow_run.id, create_artifact=False, **POLL)
-    )
-    end = time.monotonic() + 10
-    while slow_run.id not in HUB.watched_run_ids():
-        assert time.monotonic() < end
-        await asyncio.sleep(0.05)
+    waiting = await _watched_async_wait(credentials, slow_run)
     waiting.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiting
-    end = time.monotonic() + 10
-    while slow_run.id in HUB.watched_run_ids():
-        assert time.monotonic() < end
-        await asyncio.sleep(0.05)
+    await _until_async(lambda: slow_run.id not in HUB.watched_run_ids())
 
 
 def test_a_rotated_key_gets_a_watcher_of_its_own(
@@ -287,13 +291,7 @@ async def test_a_stopped_hub_fails_async_waits_at_once(
     )
     loop = HUB._loop
     assert loop is not None
-    waiting = asyncio.ensure_future(
-        await_for_cyberdesk_run.fn(credentials, slow_run.id, create_artifact=False, **POLL)
-    )
-    end = time.monotonic() + 10
-    while slow_run.id not in HUB.watched_run_ids():
-        assert time.monotonic() < end
-        await asyncio.sleep(0.05)
+    waiting = await _watched_async_wait(credentials, slow_run)
     loop.call_soon_threadsafe(loop.stop)
     started = time.monotonic()
     with pytest.raises(HubStoppedError, match="thread stopped"):
@@ -310,7 +308,12 @@ async def test_waits_ending_together_wake_their_loop_once(
     waker = LoopWaker()
     flushes: list[int] = []
     flush = waker._flush
-    monkeypatch.setattr(waker, "_flush", lambda loop: (flushes.append(1), flush(loop)))
+
+    def counting_flush(loop: asyncio.AbstractEventLoop) -> None:
+        flushes.append(1)
+        flush(loop)
+
+    monkeypatch.setattr(waker, "_flush", counting_flush)
     futures: list[HubFuture[int]] = [
         HubFuture(threading.current_thread(), os.getpid()) for _ in range(200)
     ]

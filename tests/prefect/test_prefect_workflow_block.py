@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from prefect import flow, task
@@ -12,7 +12,8 @@ from prefect.types import SecretDict
 from prefect_seed import WF_DOUBLE, WF_ERROR, WF_OK, WF_SLOW, no_retry_credentials
 
 from cyberdesk_core import RunFailedError, RunTimeoutError
-from cyberdesk_prefect import CyberdeskCredentials, CyberdeskRunResult, CyberdeskWorkflow
+from cyberdesk_prefect import CyberdeskCredentials, CyberdeskWorkflow
+from cyberdesk_prefect.results import CyberdeskRunResult
 
 
 @pytest.fixture
@@ -26,7 +27,8 @@ def workflow_block(credentials: CyberdeskCredentials) -> CyberdeskWorkflow:
         poll_interval_seconds=0.1,
         max_poll_interval_seconds=0.3,
     ).save("monthly-report", overwrite=True)
-    return CyberdeskWorkflow.load("monthly-report")
+    # `load` is sync/async dual (value or coroutine); called outside an event loop it is the block.
+    return cast(CyberdeskWorkflow, CyberdeskWorkflow.load("monthly-report"))
 
 
 def test_trigger_wait_fetch(

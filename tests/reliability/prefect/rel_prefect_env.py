@@ -13,7 +13,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import pytest
 
@@ -34,7 +34,16 @@ os.environ.pop("CYBERDESK_BASE_URL", None)
 
 TIME_SCALE = 50.0
 MACHINES = 24
-POLL = {"poll_interval_seconds": 0.1, "max_poll_interval_seconds": 0.4}
+
+
+class PollOptions(TypedDict):
+    """Polling keyword arguments of the single-run tasks (`**POLL`)."""
+
+    poll_interval_seconds: float
+    max_poll_interval_seconds: float
+
+
+POLL: PollOptions = {"poll_interval_seconds": 0.1, "max_poll_interval_seconds": 0.4}
 #: Retries per request for the soak credentials (20% faults: p(all 7 fail) = 0.2**7).
 SOAK_RETRIES = 6
 

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 from rel_prefect_env import ECHO_WORKFLOW, POLL
+
+if TYPE_CHECKING:
+    from prefect.client.schemas.objects import State
 
 UNKNOWN = "9d9d9d9d-0000-4000-8000-00000000cafe"
 
@@ -35,7 +38,8 @@ def _run(**kwargs: Any) -> Callable[[Any], Any]:
 def _blockless_credentials(_: Any) -> Any:
     from cyberdesk_prefect import CyberdeskCredentials
 
-    return CyberdeskCredentials(base_url="http://127.0.0.1:9")
+    # The missing `api_key` is the mistake under test (a validation error at run time).
+    return CyberdeskCredentials(base_url="http://127.0.0.1:9")  # type: ignore[call-arg]
 
 
 def _unknown_block(_: Any) -> Any:
@@ -111,7 +115,9 @@ def test_bad_prefect_input_is_named_and_creates_nothing(
     def bad() -> Any:
         return case.call(credentials)
 
-    state = bad(return_state=True)
+    # `bad` returns `Any`, so mypy picks the async overload (`Awaitable[State]`); a sync flow
+    # called with `return_state=True` returns its final state.
+    state = cast("State[Any]", bad(return_state=True))
     assert state.is_failed(), state
     exc = state.result(raise_on_failure=False)
     assert isinstance(exc, BaseException), exc

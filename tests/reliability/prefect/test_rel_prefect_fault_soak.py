@@ -23,14 +23,17 @@ def test_prefect_soak_mapped_and_async_tasks(credentials: Any, admin: Any) -> No
 
     from cyberdesk_prefect import arun_cyberdesk_workflow, run_cyberdesk_workflow
 
-    @flow(task_runner=ThreadPoolTaskRunner(max_workers=16))
+    # Prefect types `task_runner` as `TaskRunner[PrefectFuture[Any]]`, which no instance of the
+    # invariant generic `ThreadPoolTaskRunner[R]` matches; an instance is what Prefect documents.
+    @flow(task_runner=ThreadPoolTaskRunner(max_workers=16))  # type: ignore[arg-type]
     def mapped_soak() -> list[Any]:
         futures = run_cyberdesk_workflow.map(
             unmapped(credentials),
             ECHO_WORKFLOW,
             input_values=[{"n": n, "tag": f"sync-{n}"} for n in range(SYNC_RUNS)],
             create_artifact=False,
-            **{k: unmapped(v) for k, v in POLL.items()},
+            poll_interval_seconds=unmapped(POLL["poll_interval_seconds"]),
+            max_poll_interval_seconds=unmapped(POLL["max_poll_interval_seconds"]),
         )
         return [future.result() for future in futures]
 

@@ -15,7 +15,7 @@ import asyncio
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from pydantic import SecretStr
@@ -88,7 +88,8 @@ def test_no_canary_survives_a_prefect_flow_run(
 
     @flow
     def canary_pipeline() -> dict[str, Any]:
-        creds = CyberdeskCredentials.load("canary-credentials")
+        # `load` is sync/async dual (value or coroutine); in a sync flow it returns the block.
+        creds = cast(CyberdeskCredentials, CyberdeskCredentials.load("canary-credentials"))
         block = run_cyberdesk_workflow(
             creds, CANARY_WORKFLOW, input_values={"n": 1}, sensitive_inputs="canary-secret", **POLL
         )

@@ -11,13 +11,16 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from rel_prefect_env import SLOW_WORKFLOW
+from rel_prefect_env import SLOW_WORKFLOW, PollOptions
 
 from cyberdesk_core import CyberdeskClient
 
 POLL_SECONDS = 0.5
 TIMEOUT = 3.0
-WAIT = {"poll_interval_seconds": POLL_SECONDS, "max_poll_interval_seconds": POLL_SECONDS}
+WAIT: PollOptions = {
+    "poll_interval_seconds": POLL_SECONDS,
+    "max_poll_interval_seconds": POLL_SECONDS,
+}
 
 
 def _build(kind: str, credentials: Any) -> Any:
