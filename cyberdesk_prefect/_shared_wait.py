@@ -83,11 +83,15 @@ class RunHints:
         return self.created_at is not None and bool(self.workflow_id or self.session_id)
 
 
-def watch_key(credentials: CyberdeskCredentials, poll_interval: float) -> Hashable:
+def watch_key(
+    credentials: CyberdeskCredentials, poll_interval: float, max_poll_interval: float | None = None
+) -> Hashable:
     """Registry key of a shared watcher: never the API key itself, only a keyed digest.
 
     A rotated API key gives another key, so its waits get a watcher (and a client) of their
-    own; the old watcher retires once its last wait ends.
+    own; the old watcher retires once its last wait ends. Waits share a watcher only when
+    it polls them as they asked: same interval and same back-off bound (`None`: no back-off
+    beyond `poll_interval`).
     """
     secret = credentials.api_key.get_secret_value().encode()
     digest = hmac.new(_KEY_SALT, secret, hashlib.sha256).hexdigest()
@@ -98,6 +102,7 @@ def watch_key(credentials: CyberdeskCredentials, poll_interval: float) -> Hashab
         credentials.timeout,
         credentials.max_retries,
         poll_interval,
+        max(max_poll_interval or poll_interval, poll_interval),
     )
 
 
@@ -425,7 +430,8 @@ class WatchHub:
     ) -> Run:
         from cyberdesk_core import RunWatcher
 
-        key = watch_key(credentials, poll_interval)
+        max_poll_interval = max(max_poll_interval, poll_interval)
+        key = watch_key(credentials, poll_interval, max_poll_interval)
         if hints is None or not hints.groupable:
             listed = await self._recent_runs(key, credentials).find(run_id)
             hints = RunHints.of(listed) if listed is not None else hints or RunHints()
@@ -435,7 +441,7 @@ class WatchHub:
             key,
             credentials.get_async_client,
             poll_interval=poll_interval,
-            max_poll_interval=max(max_poll_interval, poll_interval),
+            max_poll_interval=max_poll_interval,
         )
         self._watchers.add(watcher)
         return await watcher.wait(

@@ -331,3 +331,37 @@ async def test_waits_ending_together_wake_their_loop_once(
     await asyncio.wait_for(asyncio.gather(*woken), timeout=5)
     assert len(flushes) == 1
     assert [f.result() for f in futures] == list(range(200))
+
+
+def test_waits_share_a_watcher_only_with_the_same_back_off(
+    credentials: CyberdeskCredentials, core_client: Any, slow_run: Run
+) -> None:
+    assert watch_key(credentials, 0.1, 0.3) != watch_key(credentials, 0.1, 5.0)
+    assert watch_key(credentials, 0.1) == watch_key(credentials, 0.1, 0.1)
+    patient_run = core_client.runs.create(WF_SLOW)
+    # Same credentials and interval, different back-off bounds: each gets what it asked for.
+    brisk = _watch(credentials, slow_run)  # max_poll_interval 0.3
+    patient = HUB.submit(
+        HUB.watch(
+            credentials,
+            patient_run.id,
+            poll_interval=0.1,
+            max_poll_interval=5.0,
+            hints=RunHints.of(patient_run),
+            deadline=None,
+            on_status_change=lambda _run: None,
+        )
+    )
+    try:
+        _until(lambda: {slow_run.id, patient_run.id} <= HUB.watched_run_ids())
+
+        async def bounds() -> dict[str, float]:
+            return {i: w.max_poll_interval for w in list(HUB._watchers) for i in w.watched_run_ids}
+
+        seen = HUB.submit(bounds()).result(timeout=10)
+        assert seen[slow_run.id] == 0.3
+        assert seen[patient_run.id] == 5.0
+    finally:
+        brisk.cancel()
+        patient.cancel()
+        core_client.runs.cancel(patient_run.id)
