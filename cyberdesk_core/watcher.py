@@ -1,10 +1,13 @@
 """`RunWatcher`: many concurrent waiters in one event loop share one polling task.
 
-Each tick it reads lone runs with GET and groups of runs of the same workflow (or session)
-with paged `runs.list(..., fields=LIST_FIELDS, limit=1000)` calls; a run listed as finished is
-handed to its waiters as listed (every field but `run_message_history`; read that with
-`runs.get` when needed). Finished runs leave the watch list and are never polled again. Ticks
-start one interval apart, however long a tick takes.
+Each tick it reads runs it knows nothing about with GET and groups of runs of the same
+workflow (or session) with paged `runs.list(..., fields=LIST_FIELDS, limit=1000)` calls. Two
+or more groups (a group of one run included) are first looked for in one list of the
+organization's recent runs; what that list misses is listed per group, and a run alone in its
+group is read with GET. A run listed as finished is handed to its waiters as listed (every
+field but `run_message_history`; read that with `runs.get` when needed). Finished runs leave
+the watch list and are never polled again. Ticks start one interval apart, however long a
+tick takes.
 """
 
 from __future__ import annotations
@@ -313,10 +316,12 @@ class RunWatcher(AsyncClosing):
                 to_get.append(tracked)
             else:
                 groups.setdefault(key, []).append(tracked)
+        # Several groups share one list of the organization's recent runs, a group of one run
+        # too (the last step of each of many chains); what that list misses is read per group.
+        if len(groups) >= 2 and self._org_scan:
+            groups = await self._scan_organization(groups)
         multi = {key: members for key, members in groups.items() if len(members) >= 2}
         to_get.extend(t for members in groups.values() if len(members) < 2 for t in members)
-        if len(multi) >= 2 and self._org_scan:
-            multi = await self._scan_organization(multi)
         for key, members in multi.items():
             to_get.extend(await self._scan_group(key, members))
         semaphore = asyncio.Semaphore(self._max_concurrency)

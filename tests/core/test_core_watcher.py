@@ -80,8 +80,25 @@ async def test_groups_by_workflow_and_session_and_single_get(
     # group is listed alone, by session_id only.
     filters = [(c.get("workflow_id"), c.get("session_id")) for c in sim.lists]
     assert filters == [(None, None)] * 5 + [(None, "sess-1")]
-    # The lone run is read with GET each tick until it ends; the groups never.
-    assert sim.gets == ["lone"] * 4
+    # The lone run, given without hints, is read with GET once, which tells its workflow;
+    # from then on the shared list serves it too (a group of one). The groups never GET.
+    assert sim.gets == ["lone"]
+
+
+async def test_many_single_run_groups_share_one_list(
+    sim: SimServer, sim_client: AsyncCyberdeskClient, clock: FakeClock
+) -> None:
+    # The last steps of ten chains: ten sessions with one run each.
+    for i in range(10):
+        sim.add(f"last{i}", f"wf-{i}", finish_after=11, session_id=f"sess-{i}")
+    async with make_watcher(sim_client, clock) as watcher:
+        runs = await asyncio.gather(
+            *(watcher.wait(f"last{i}", session_id=f"sess-{i}", created_at=T0) for i in range(10))
+        )
+    assert all(r.status is RunStatus.SUCCESS for r in runs)
+    # One unfiltered list per tick (0, 5, 10, 15 s) instead of ten GETs.
+    assert sim.gets == []
+    assert [(c.get("workflow_id"), c.get("session_id")) for c in sim.lists] == [(None, None)] * 4
 
 
 async def test_run_missing_from_list_falls_back_to_get(
