@@ -35,13 +35,18 @@ from cyberdesk_prefect._shared_wait import (
 from cyberdesk_prefect.results import CyberdeskRunResult
 
 
-def _watch(credentials: CyberdeskCredentials, run: Run, on_change: Any = None) -> HubFuture[Run]:
+def _watch(
+    credentials: CyberdeskCredentials,
+    run: Run,
+    on_change: Any = None,
+    max_poll_interval: float = 0.3,
+) -> HubFuture[Run]:
     return HUB.submit(
         HUB.watch(
             credentials,
             run.id,
             poll_interval=0.1,
-            max_poll_interval=0.3,
+            max_poll_interval=max_poll_interval,
             hints=RunHints.of(run),
             deadline=None,
             on_status_change=on_change or (lambda _run: None),
@@ -340,18 +345,8 @@ def test_waits_share_a_watcher_only_with_the_same_back_off(
     assert watch_key(credentials, 0.1) == watch_key(credentials, 0.1, 0.1)
     patient_run = core_client.runs.create(WF_SLOW)
     # Same credentials and interval, different back-off bounds: each gets what it asked for.
-    brisk = _watch(credentials, slow_run)  # max_poll_interval 0.3
-    patient = HUB.submit(
-        HUB.watch(
-            credentials,
-            patient_run.id,
-            poll_interval=0.1,
-            max_poll_interval=5.0,
-            hints=RunHints.of(patient_run),
-            deadline=None,
-            on_status_change=lambda _run: None,
-        )
-    )
+    brisk = _watch(credentials, slow_run, max_poll_interval=0.3)
+    patient = _watch(credentials, patient_run, max_poll_interval=5.0)
     try:
         _until(lambda: {slow_run.id, patient_run.id} <= HUB.watched_run_ids())
 
