@@ -125,21 +125,17 @@ class Probe:
     minor_faults: int
 
 
-def _probe(stmt: str, env: dict[str, str], depth: int, base: str = "") -> Probe:
+def import_probe(stmt: str, env: dict[str, str], depth: int = 0, base: str = "") -> Probe:
+    """`stmt` in a fresh interpreter that ran `base` first, `depth` frames down the stack."""
     # `stmt` runs inside a function: names it binds are its locals, which changes nothing.
     out = _run(["-c", PROBE.format(base=base, stmt=stmt), str(depth)], env).stdout
     seconds, faults = out.strip().splitlines()[-1].split()
     return Probe(float(seconds), int(faults))
 
 
-def import_probe(stmt: str, env: dict[str, str], depth: int = 0) -> Probe:
-    """`stmt` in a fresh interpreter, `depth` frames down the call stack."""
-    return _probe(stmt, env, depth)
-
-
 def marginal_seconds(pair: Pair, env: dict[str, str]) -> float:
     """Seconds ours takes in a fresh interpreter that has run the engine's statement."""
-    return _probe(pair.ours, env, 0, base=pair.theirs).seconds
+    return import_probe(pair.ours, env, base=pair.theirs).seconds
 
 
 _IMPORTTIME = re.compile(r"import time:\s+(\d+) \|\s+\d+ \| \s*(\S+)")

@@ -322,15 +322,15 @@ class WatchHub:
 
     def _copy_outcome(self, future: HubFuture[Any], task: asyncio.Task[Any]) -> None:
         self._settled(future)
-        if future.done():  # failed already: the loop had stopped (see `_serve`)
-            return
-        # The future may be cancelled from its waiting thread at any moment; then it stays so.
-        if not future.set_running_or_notify_cancel():
-            return
         if task.cancelled():
             # Not cancelled by its waiter (that cancels the future first): the hub stopped.
-            future.set_exception(HubStoppedError(_SHUT_DOWN))
-        elif task.exception() is not None:
+            future.fail(_SHUT_DOWN)
+            return
+        # Failed already when the loop had stopped (see `_serve`); or cancelled from its
+        # waiting thread, which may happen at any moment, and then it stays so.
+        if future.done() or not future.set_running_or_notify_cancel():
+            return
+        if task.exception() is not None:
             future.set_exception(task.exception())
         else:
             future.set_result(task.result())
