@@ -6,19 +6,19 @@ only a run that has not ended is cancelled. The bulk functions are best effort: 
 cannot be read or cancelled is logged as a warning and the others are still cancelled.
 
 The read-then-cancel decision and the best-effort policy are written once, as generators of
-request `Call`s; the blocking and the asyncio functions only send those calls.
+request `Call`s (`_steps`); the blocking and the asyncio functions only send those calls.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Generator, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from cyberdesk_core import _run_endpoints as ep
-from cyberdesk_core._request import Call
+from cyberdesk_core._steps import Steps, asend_steps, send_steps
 from cyberdesk_core.errors import ConfigurationError
 from cyberdesk_core.models import Run
 
@@ -52,7 +52,7 @@ _logger = logging.getLogger(__name__)
 
 # The requests of one cancel attempt: every yielded call is sent by a driver, which resumes the
 # generator with the parsed reply, or throws into it the exception the call raised.
-_Steps = Generator[Call[Run], Run, R]
+_Steps = Steps[Run, R]
 
 
 @dataclass(frozen=True)
@@ -89,45 +89,6 @@ def _best_effort_steps(run_id: str, log: LoggerLike) -> _Steps[bool]:
     return outcome.cancelled
 
 
-@dataclass(frozen=True)
-class _Done(Generic[R]):
-    value: R
-
-
-def _advance(steps: _Steps[R], reply: Run | Exception | None) -> Call[Run] | _Done[R]:
-    """Resume `steps` with the reply to its last call (None to start): its next call or result."""
-    try:
-        if reply is None:
-            return next(steps)
-        if isinstance(reply, Exception):
-            return steps.throw(reply)
-        return steps.send(reply)
-    except StopIteration as stop:
-        return _Done(stop.value)
-
-
-def _send_steps(client: CyberdeskClient, steps: _Steps[R]) -> R:
-    step = _advance(steps, None)
-    while not isinstance(step, _Done):
-        try:
-            reply: Run | Exception = client._transport.call(step)
-        except Exception as exc:  # handed to the steps, which decide whether it is fatal
-            reply = exc
-        step = _advance(steps, reply)
-    return step.value
-
-
-async def _asend_steps(client: AsyncCyberdeskClient, steps: _Steps[R]) -> R:
-    step = _advance(steps, None)
-    while not isinstance(step, _Done):
-        try:
-            reply: Run | Exception = await client._transport.call(step)
-        except Exception as exc:  # handed to the steps, which decide whether it is fatal
-            reply = exc
-        step = _advance(steps, reply)
-    return step.value
-
-
 def _unique_ids(run_ids: Iterable[str]) -> list[str]:
     # A lone string would otherwise be cancelled character by character.
     if isinstance(run_ids, str):
@@ -143,12 +104,12 @@ def cancel_if_active(client: CyberdeskClient, run_id: str) -> CancelOutcome:
     Returns:
         The run as it stands after the call and whether this call cancelled it.
     """
-    return _send_steps(client, _cancel_steps(run_id))
+    return send_steps(client, _cancel_steps(run_id))
 
 
 async def acancel_if_active(client: AsyncCyberdeskClient, run_id: str) -> CancelOutcome:
     """Async form of `cancel_if_active`."""
-    return await _asend_steps(client, _cancel_steps(run_id))
+    return await asend_steps(client, _cancel_steps(run_id))
 
 
 def cancel_active_runs(
@@ -171,7 +132,7 @@ def cancel_active_runs(
     return [
         run_id
         for run_id in _unique_ids(run_ids)
-        if _send_steps(client, _best_effort_steps(run_id, log))
+        if send_steps(client, _best_effort_steps(run_id, log))
     ]
 
 
@@ -198,7 +159,7 @@ async def acancel_active_runs(
 
     async def attempt(run_id: str) -> bool:
         async with limiter:
-            return await _asend_steps(client, _best_effort_steps(run_id, log))
+            return await asend_steps(client, _best_effort_steps(run_id, log))
 
     done = await asyncio.gather(*(attempt(run_id) for run_id in ids))
     return [run_id for run_id, cancelled in zip(ids, done, strict=True) if cancelled]

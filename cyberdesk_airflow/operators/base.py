@@ -39,6 +39,10 @@ class CyberdeskWaitingOperator(BaseOperator):
     :param poll_interval: Seconds between status checks.
     :param timeout: Seconds to wait for the runs before cancelling them and failing the task
         (None: no limit besides ``execution_timeout``, which is enforced in both modes).
+    :param rerun_succeeded: Execute an earlier try's run again even if it succeeded. Default
+        False: a retry takes a succeeded run's outputs and redoes only the work after it (a second
+        execution could post a journal twice). On Airflow 3.3+ a person's clear of the task is
+        recognised as a deliberate re-run without this flag (docs/guarantees.md).
     """
 
     operator_extra_links = (CyberdeskRunLink(),)
@@ -52,6 +56,7 @@ class CyberdeskWaitingOperator(BaseOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float = 5.0,
         timeout: float | timedelta | None = None,
+        rerun_succeeded: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -67,6 +72,7 @@ class CyberdeskWaitingOperator(BaseOperator):
         self.deferrable = deferrable
         self.poll_interval = poll_interval
         self.timeout = timeout
+        self.rerun_succeeded = rerun_succeeded
         self._active_run_ids: list[str] = []
         self._cancelled_run_ids: set[str] = set()
 
@@ -76,6 +82,20 @@ class CyberdeskWaitingOperator(BaseOperator):
         from cyberdesk_airflow.hooks import CyberdeskHook
 
         return CyberdeskHook(self.cyberdesk_conn_id)
+
+    # -- earlier tries ------------------------------------------------------------------------
+
+    def rerun_requested(self, context: Context) -> bool:
+        """Whether a succeeded run of an earlier try may be executed again (never on a retry)."""
+        from cyberdesk_airflow._tries import cleared_since_last_try
+
+        return self.rerun_succeeded or cleared_since_last_try(context, self.log)
+
+    def record_try(self, context: Context) -> None:
+        """Record this try so that a later one can tell a person's clear from a retry."""
+        from cyberdesk_airflow._tries import record_try
+
+        record_try(context, self.log)
 
     # -- waiting ------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from cyberdesk_core import RunError, derive_idempotency_key
 
 if TYPE_CHECKING:
     from cyberdesk_airflow._compat import Context
-    from cyberdesk_core import Run
+    from cyberdesk_core import CyberdeskClient, Run
 
 
 class CyberdeskBulkRunOperator(CyberdeskWaitingOperator):
@@ -86,7 +86,7 @@ class CyberdeskBulkRunOperator(CyberdeskWaitingOperator):
         self.fail_on = fail_on
 
     def execute(self, context: Context) -> Any:
-        """Bulk-create the runs (reattaching on retry while they are active), then wait."""
+        """Bulk-create the runs (an earlier try's batch is reconciled run by run), then wait."""
         ti = context["ti"]
         parts = (ti.dag_id, ti.run_id, ti.task_id, ti.map_index, "bulk")
         request: dict[str, Any] = {
@@ -111,20 +111,9 @@ class CyberdeskBulkRunOperator(CyberdeskWaitingOperator):
             )
             runs = list(result.created_runs)
             started = getattr(ti, "start_date", None)
-            if ti.try_number > 1 and started is not None and runs:
-                current = [client.runs.get(run.id) for run in runs]
-                if all(run.is_terminal and run.created_at < started for run in current):
-                    # The earlier try's batch already ended; this try starts a new batch.
-                    self.log.info("The batch of an earlier try has ended; starting a new batch")
-                    result = client.runs.bulk_create(
-                        self.workflow_id,
-                        int(self.count),
-                        **request,
-                        idempotency_key=derive_idempotency_key(*parts, ti.try_number),
-                    )
-                    runs = list(result.created_runs)
-                else:
-                    runs = current
+            earlier = started is not None and all(run.created_at < started for run in runs)
+            if ti.try_number > 1 and runs and earlier:
+                runs = self._reconcile_earlier_batch(client, runs, context, request)
             if not runs:
                 raise CyberdeskBulkRunFailedError(
                     f"Cyberdesk created no runs: {'; '.join(result.errors or []) or 'no details'}",
@@ -138,6 +127,7 @@ class CyberdeskBulkRunOperator(CyberdeskWaitingOperator):
                 self.count,
                 "; ".join(result.errors or []),
             )
+        self.record_try(context)
         self._active_run_ids = [run.id for run in runs]
         push_run_link(context, runs[0].id, url, runs[0].session_id)
         ti.xcom_push(key="run_ids", value=self._active_run_ids)
@@ -145,6 +135,45 @@ class CyberdeskBulkRunOperator(CyberdeskWaitingOperator):
         if not self.wait_for_completion:
             return None
         return self.wait_for_runs(context, runs, workflow_id=self.workflow_id)
+
+    def _reconcile_earlier_batch(
+        self, client: CyberdeskClient, runs: list[Run], context: Context, request: dict[str, Any]
+    ) -> list[Run]:
+        """The core's rule for each run of an earlier try's batch (the runs are independent).
+
+        Active runs are waited for, succeeded ones reused, the others re-run in place with
+        ``runs.retry`` under a key per try and run; files stay on the runs, so none are re-sent.
+        """
+        from cyberdesk_core import EarlierRunAction, reconcile_earlier_runs
+
+        ti = context["ti"]
+        retry_request = {
+            k: v for k, v in request.items() if k not in ("file_inputs", "start_session")
+        }
+
+        def retry_options(run_id: str) -> Any:
+            key = derive_idempotency_key(
+                ti.dag_id, ti.run_id, ti.task_id, ti.map_index, "retry", ti.try_number, run_id
+            )
+            return {**retry_request, "idempotency_key": key}
+
+        outcomes = reconcile_earlier_runs(
+            client,
+            [run.id for run in runs],
+            retry_options,
+            rerun_succeeded=self.rerun_requested(context),
+        )
+        counts = {action: 0 for action in EarlierRunAction}
+        for outcome in outcomes:
+            counts[outcome.action] += 1
+        self.log.info(
+            "The batch of an earlier try: %s run(s) re-attached, %s reused (succeeded, not "
+            "executed again), %s run again with runs.retry",
+            counts[EarlierRunAction.REATTACH],
+            counts[EarlierRunAction.REUSE],
+            counts[EarlierRunAction.RERUN],
+        )
+        return [outcome.run for outcome in outcomes]
 
     def complete(self, context: Context, runs: list[Run]) -> dict[str, Any]:
         """Summarise the batch and apply ``fail_on``."""

@@ -111,10 +111,18 @@ class CyberdeskChainOperator(CyberdeskWaitingOperator):
             raise ValueError(f"step_sensitive_inputs names unknown steps: {sorted(secrets)}")
         return built
 
-    def _create(self, client: CyberdeskClient, key: str) -> tuple[str, list[Run]]:
+    def _create(
+        self,
+        client: CyberdeskClient,
+        key: str,
+        steps: list[ChainStep] | None = None,
+        shared_inputs: dict[str, Any] | None = None,
+    ) -> tuple[str, list[Run]]:
+        if shared_inputs is None and self.shared_inputs:
+            shared_inputs = dict(self.shared_inputs)
         result = client.runs.chain(
-            self._chain_steps(),
-            shared_inputs=dict(self.shared_inputs) if self.shared_inputs else None,
+            steps if steps is not None else self._chain_steps(),
+            shared_inputs=shared_inputs,
             shared_sensitive_inputs=resolve_sensitive_inputs(
                 self.shared_sensitive_inputs, self.shared_sensitive_input_variables
             ),
@@ -129,8 +137,40 @@ class CyberdeskChainOperator(CyberdeskWaitingOperator):
         )
         return result.session_id, [client.runs.get(run_id) for run_id in result.run_ids]
 
+    def _resume_earlier_chain(
+        self, client: CyberdeskClient, session_id: str, runs: list[Run], context: Context
+    ) -> tuple[str, list[Run]]:
+        """The core's rule for an earlier try's chain (``cyberdesk_core.plan_chain_resume``).
+
+        Active: wait for it. Every step succeeded: reuse it, nothing is executed again. Otherwise
+        the steps from the first one that did not succeed run again as a new chain (keyed with the
+        try number), with ``$ref``s to the reused steps replaced by their outputs.
+        """
+        from cyberdesk_core import EarlierRunAction, plan_chain_resume
+        from cyberdesk_core.reattaching import resolve_refs
+
+        plan = plan_chain_resume(runs, rerun_succeeded=self.rerun_requested(context))
+        self.log.info("%s", plan.describe(runs))
+        if plan.action is not EarlierRunAction.RERUN:
+            return session_id, runs
+        reused = plan.reused(runs)
+        outputs = {
+            step_name(self.steps[index], index): run.output_data for index, run in enumerate(reused)
+        }
+        tail = [
+            step.model_copy(update={"inputs": resolve_refs(step.inputs, outputs)})
+            for step in self._chain_steps()[len(reused) :]
+        ]
+        ti = context["ti"]
+        key = derive_idempotency_key(
+            ti.dag_id, ti.run_id, ti.task_id, ti.map_index, "chain", ti.try_number
+        )
+        shared = resolve_refs(dict(self.shared_inputs), outputs) if self.shared_inputs else None
+        new_session, rerun = self._create(client, key, tail, shared)
+        return new_session, [*reused, *rerun]
+
     def execute(self, context: Context) -> Any:
-        """Create the chain (or reattach to an earlier try's active chain), then wait or defer."""
+        """Create the chain (or apply the core's rule to an earlier try's chain), then wait."""
         ti = context["ti"]
         parts = (ti.dag_id, ti.run_id, ti.task_id, ti.map_index, "chain")
         with self.hook.get_client() as client:
@@ -139,21 +179,20 @@ class CyberdeskChainOperator(CyberdeskWaitingOperator):
             if (
                 ti.try_number > 1
                 and started is not None
-                and all(run.is_terminal and run.created_at < started for run in runs)
+                and all(run.created_at < started for run in runs)
             ):
-                # The earlier try's chain already ended; this try starts a new one.
-                self.log.info("The chain of an earlier try has ended; starting a new chain")
-                session_id, runs = self._create(
-                    client, derive_idempotency_key(*parts, ti.try_number)
-                )
+                session_id, runs = self._resume_earlier_chain(client, session_id, runs, context)
             url = client.run_url(runs[0].id)
+        self.record_try(context)
         self._active_run_ids = [run.id for run in runs]
         push_run_link(context, runs[0].id, url, session_id)
         ti.xcom_push(key="run_ids", value=self._active_run_ids)
         self.log.info("Cyberdesk chain in session %s: runs %s", session_id, self._active_run_ids)
         if not self.wait_for_completion:
             return None
-        return self.wait_for_runs(context, runs, session_id=session_id)
+        # A resumed chain spans two sessions: no session hint, each run is watched by its id.
+        one_session = len({run.session_id for run in runs}) == 1
+        return self.wait_for_runs(context, runs, session_id=session_id if one_session else None)
 
     def complete(self, context: Context, runs: list[Run]) -> dict[str, Any]:
         """Map step aliases to outputs, or fail naming the first step that did not succeed."""

@@ -63,9 +63,12 @@ class CyberdeskRunOperator(CyberdeskWaitingOperator):
     ``cyberdesk_attachments``. With ``wait_for_completion=False`` the task returns None at once.
 
     A retried or cleared task instance sends the same Idempotency-Key (from dag id, run id, task id
-    and map index), so it reattaches to the run an earlier try created while that run is active.
-    When that run already ended, the new try re-runs it with ``runs.retry`` (same run id, a key
-    per try number).
+    and map index) and gets the earlier try's run back; the core's rule decides
+    (``cyberdesk_core.reattaching``, table in docs/guarantees.md): still active, the new try
+    reattaches; succeeded, it reuses the run's outputs and redoes only the work after it (e.g.
+    the download) without executing the run again; failed, errored or cancelled, it re-runs it
+    with ``runs.retry`` (same run id, a key per try number). A succeeded run is executed again
+    only when ``rerun_succeeded=True`` or, on Airflow 3.3+, when a person cleared the task.
 
     Secrets: ``sensitive_input_values`` is not a template field, so it is never rendered into the
     task's rendered fields; prefer ``sensitive_input_variables`` to read secrets from Airflow
@@ -170,6 +173,7 @@ class CyberdeskRunOperator(CyberdeskWaitingOperator):
             if ti.try_number > 1:
                 run, reattached = self._reconcile_earlier_try(client, run, context, request)
             url = client.run_url(run.id)
+        self.record_try(context)
         self._active_run_ids = [run.id]
         push_run_link(context, run.id, url, run.session_id)
         self.log.info("Cyberdesk run %s (%s): %s", run.id, run.status, url)
@@ -185,49 +189,34 @@ class CyberdeskRunOperator(CyberdeskWaitingOperator):
     def _reconcile_earlier_try(
         self, client: CyberdeskClient, run: Run, context: Context, request: dict[str, Any]
     ) -> tuple[Run, bool]:
-        """Reattach to an earlier try's active run, or re-run it when it already ended.
+        """Apply the core's rule to a run an earlier try created (``cyberdesk_core.reattaching``).
 
-        The create call replays the earlier try's response, which can be stale, so the run is
-        read again. A run created before this try started and already finished belongs to an
-        earlier try: this try runs it again (``runs.retry`` keeps the run id). Returns the run and
-        whether this try reattached to an earlier try's active run.
+        A run created before this try started belongs to an earlier try: still active, this try
+        reattaches; succeeded, it is reused (never executed again unless ``rerun_succeeded`` or a
+        clear asks for it); otherwise it is re-run with ``runs.retry`` (same run id). Returns the
+        run and whether this try reattached to an earlier try's active run.
         """
-        ti = context["ti"]
-        current = client.runs.get(run.id)
-        started = getattr(ti, "start_date", None)
-        if started is not None and current.created_at >= started:
-            return current, False
-        if not current.is_terminal:
-            self.log.info("Reattached to Cyberdesk run %s from an earlier try", current.id)
-            return current, True
-        self.log.info(
-            "Cyberdesk run %s from an earlier try ended as %s; retrying it (try %s)",
-            current.id,
-            current.status,
-            ti.try_number,
+        from cyberdesk_core import reconcile_earlier_run
+
+        started = getattr(context["ti"], "start_date", None)
+        if started is not None and run.created_at >= started:
+            return run, False
+        outcome = reconcile_earlier_run(
+            client,
+            run.id,
+            rerun_succeeded=self.rerun_requested(context),
+            **request,
+            session_id=self.session_id,
+            idempotency_key=self._retry_key(context),
         )
-        return self._retry(client, current.id, context, request), False
+        self.log.info("%s", outcome.describe())
+        return outcome.run, outcome.reattached
 
-    def _retry(
-        self, client: CyberdeskClient, run_id: str, context: Context, request: dict[str, Any]
-    ) -> Run:
-        """Run ``run_id`` again under this try's own key (a replay when this try already did)."""
-        from cyberdesk_core import ConflictError
-
+    def _retry_key(self, context: Context) -> str:
         ti = context["ti"]
-        retry_key = derive_idempotency_key(
+        return derive_idempotency_key(
             ti.dag_id, ti.run_id, ti.task_id, ti.map_index, "retry", ti.try_number
         )
-        try:
-            return client.runs.retry(
-                run_id, **request, session_id=self.session_id, idempotency_key=retry_key
-            )
-        except ConflictError:
-            # Someone else already runs it again (it is active): wait for that execution.
-            current = client.runs.get(run_id)
-            if current.is_terminal:
-                raise
-            return current
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """Complete the task, or re-run a reattached run that got cancelled under this try.
@@ -262,8 +251,16 @@ class CyberdeskRunOperator(CyberdeskWaitingOperator):
             run.id,
             context["ti"].try_number,
         )
+        from cyberdesk_core import reconcile_earlier_run
+
         with self.hook.get_client() as client:
-            return self._retry(client, run.id, context, self._request())
+            return reconcile_earlier_run(
+                client,
+                run.id,
+                **self._request(),
+                session_id=self.session_id,
+                idempotency_key=self._retry_key(context),
+            ).run
 
     def complete(self, context: Context, runs: list[Run]) -> Any:
         """Fail unless the run succeeded; fetch attachments; return ``output_data``."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from conftest import behavior_prompt
 from test_run_operator import POLL, new_dag
 
 from cyberdesk_airflow.operators.run import CyberdeskRunOperator
@@ -57,11 +58,28 @@ def test_retry_reattaches_to_active_run(
     assert len(client.runs.list(workflow_id=workflow).items) == 1
 
 
-def test_retry_after_run_ended_reruns_same_run(
-    make_workflow: Any, run_dag: Any, xcom: Any, ti_states: Any, emulator: Any, client: Any
+def _one_run(client: Any, workflow: str) -> Any:
+    runs = client.runs.list(workflow_id=workflow).items
+    assert len(runs) == 1
+    return runs[0]
+
+
+def _retries(emulator: Any) -> int:
+    return int(emulator.admin.stats()["requests_by_route"].get("POST /v1/runs/{run_id}/retry", 0))
+
+
+def test_retry_after_run_succeeded_reuses_it(
+    make_workflow: Any,
+    run_dag: Any,
+    xcom: Any,
+    ti_states: Any,
+    emulator: Any,
+    client: Any,
+    printed: Any,
 ) -> None:
+    """The earlier try's run succeeded: the retry takes its outputs and executes nothing."""
     workflow = make_workflow({"duration": 20, "outcome": "success", "output": {"ok": 1}})
-    with new_dag("retry_rerun") as dag:
+    with new_dag("retry_reuse") as dag:
         FailsAfterRunEnded(
             task_id="run",
             workflow_id=workflow,
@@ -73,10 +91,115 @@ def test_retry_after_run_ended_reruns_same_run(
     emulator.admin.reset_stats()
     dr = run_dag(dag)
     assert dr.state == "success", ti_states(dr)
+    assert ti_states(dr)[("run", -1)] == ("success", 2)
     stats = emulator.admin.stats()
     assert stats["creates_by_idempotency_key"][_key(dr, "run")] == 1
-    assert stats["requests_by_route"].get("POST /v1/runs/{run_id}/retry") == 1
-    runs = client.runs.list(workflow_id=workflow).items
-    assert len(runs) == 1
-    assert runs[0].status == "success"
+    assert _retries(emulator) == 0
+    run = _one_run(client, workflow)
+    assert run.status == "success"
     assert xcom(dr, "run") == {"ok": 1}
+    assert f"Reusing Cyberdesk run {run.id} from an earlier try" in printed()
+
+
+def test_download_failure_then_retry_executes_the_run_once(
+    make_workflow: Any,
+    run_dag: Any,
+    xcom: Any,
+    ti_states: Any,
+    emulator: Any,
+    client: Any,
+    tmp_path: Any,
+) -> None:
+    """The acceptance scenario: the run succeeds, its download answers 500 until the task's
+    first try fails, the automatic retry reuses the run and downloads: one execution."""
+    workflow = make_workflow(
+        {
+            "duration": 20,
+            "outcome": "success",
+            "output": {"rows": 3},
+            "files": [{"name": "journal.csv", "content": "a,b"}],
+        }
+    )
+    with new_dag("retry_download") as dag:
+        CyberdeskRunOperator(
+            task_id="run",
+            workflow_id=workflow,
+            deferrable=True,
+            poll_interval=POLL,
+            retries=1,
+            retry_delay=timedelta(0),
+            download_attachments_to=f"file://{tmp_path}",
+        )
+    emulator.admin.reset_stats()
+    # More 500s than one try's HTTP retries (the hook default, 3): the first try fails.
+    emulator.admin.set_faults(
+        {"rules": [{"route": "GET /v1/run-attachments/*/download", "kind": "500", "times": 4}]}
+    )
+    try:
+        dr = run_dag(dag)
+    finally:
+        emulator.admin.set_faults({"rules": []})
+    assert dr.state == "success", ti_states(dr)
+    assert ti_states(dr)[("run", -1)] == ("success", 2)
+    assert emulator.admin.stats()["runs_created"] == 1
+    assert _retries(emulator) == 0
+    run = _one_run(client, workflow)
+    assert xcom(dr, "run") == {"rows": 3}
+    assert (tmp_path / "journal.csv").read_text() == "a,b"
+    assert [p.name for p in tmp_path.iterdir()] == ["journal.csv"]
+
+
+def test_retry_after_run_failed_reruns_same_run(
+    make_workflow: Any, run_dag: Any, xcom: Any, ti_states: Any, emulator: Any, client: Any
+) -> None:
+    """The earlier try's run failed: the retry runs it again in place (same id)."""
+    failing = {"duration": 20, "outcome": "task_failed", "output": None}
+    workflow = make_workflow(failing)
+    fixed = behavior_prompt({"duration": 20, "outcome": "success", "output": {"ok": 2}})
+
+    class FixedBeforeRetry(CyberdeskRunOperator):
+        def execute(self, context: Any) -> Any:
+            if context["ti"].try_number == 2:  # the agent's problem got fixed meanwhile
+                client.workflows.update(workflow, main_prompt=fixed)
+            return super().execute(context)
+
+    with new_dag("retry_rerun_failed") as dag:
+        FixedBeforeRetry(
+            task_id="run",
+            workflow_id=workflow,
+            deferrable=False,
+            poll_interval=POLL,
+            retries=1,
+            retry_delay=timedelta(0),
+        )
+    emulator.admin.reset_stats()
+    dr = run_dag(dag)
+    assert dr.state == "success", ti_states(dr)
+    assert emulator.admin.stats()["creates_by_idempotency_key"][_key(dr, "run")] == 1
+    assert _retries(emulator) == 1
+    run = _one_run(client, workflow)
+    assert run.status == "success"
+    assert xcom(dr, "run") == {"ok": 2}
+
+
+def test_rerun_succeeded_executes_a_succeeded_run_again(
+    make_workflow: Any, run_dag: Any, xcom: Any, ti_states: Any, emulator: Any, client: Any
+) -> None:
+    """The one explicit way to execute a succeeded run again on a retry."""
+    workflow = make_workflow({"duration": 20, "outcome": "success", "output": {"ok": 3}})
+    with new_dag("retry_rerun_succeeded") as dag:
+        FailsAfterRunEnded(
+            task_id="run",
+            workflow_id=workflow,
+            deferrable=False,
+            poll_interval=POLL,
+            retries=1,
+            retry_delay=timedelta(0),
+            rerun_succeeded=True,
+        )
+    emulator.admin.reset_stats()
+    dr = run_dag(dag)
+    assert dr.state == "success", ti_states(dr)
+    assert _retries(emulator) == 1
+    run = _one_run(client, workflow)
+    assert xcom(dr, "run") == {"ok": 3}

@@ -1,0 +1,170 @@
+"""The core's re-attach rule in the chain and bulk operators: a retry never executes a succeeded
+run again; failed runs (a chain from its first failed step) run again."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from conftest import behavior_prompt
+from test_run_operator import POLL, new_dag
+
+from cyberdesk_airflow.operators.bulk import CyberdeskBulkRunOperator
+from cyberdesk_airflow.operators.chain import CyberdeskChainOperator
+
+RETRY_ROUTE = "POST /v1/runs/{run_id}/retry"
+
+
+def _retries(emulator: Any) -> int:
+    return int(emulator.admin.stats()["requests_by_route"].get(RETRY_ROUTE, 0))
+
+
+class ChainFailsAfterRunsEnded(CyberdeskChainOperator):
+    """Its first try fails after every step succeeded (e.g. storing the result failed)."""
+
+    def complete(self, context: Any, runs: Any) -> Any:
+        if context["ti"].try_number == 1:
+            raise RuntimeError("could not store the result")
+        return super().complete(context, runs)
+
+
+class BulkFailsAfterRunsEnded(CyberdeskBulkRunOperator):
+    """Its first try fails after every run succeeded."""
+
+    def complete(self, context: Any, runs: Any) -> Any:
+        if context["ti"].try_number == 1:
+            raise RuntimeError("could not store the result")
+        return super().complete(context, runs)
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["worker", "deferred"])
+def test_chain_retry_reuses_a_chain_whose_steps_all_succeeded(
+    deferrable: bool, make_workflow: Any, run_dag: Any, xcom: Any, emulator: Any
+) -> None:
+    extract = make_workflow({"duration": 20, "output": {"total": 7}}, "extract")
+    post = make_workflow({"duration": 20, "output": {"posted": "{{ inputs.amount }}"}}, "post")
+    with new_dag("chain_reuse") as dag:
+        ChainFailsAfterRunsEnded(
+            task_id="chain",
+            steps=[
+                {"workflow_id": extract, "session_alias": "extract"},
+                {
+                    "workflow_id": post,
+                    "session_alias": "post",
+                    "inputs": {"amount": {"$ref": "extract.outputs.total"}},
+                },
+            ],
+            deferrable=deferrable,
+            poll_interval=POLL,
+            retries=1,
+            retry_delay=timedelta(0),
+        )
+    emulator.admin.reset_stats()
+    dr = run_dag(dag)
+    assert dr.state == "success"
+    stats = emulator.admin.stats()
+    assert stats["runs_created"] == 2
+    assert _retries(emulator) == 0
+    assert xcom(dr, "chain") == {"extract": {"total": 7}, "post": {"posted": 7}}
+
+
+def test_chain_retry_resumes_from_the_first_failed_step(
+    make_workflow: Any, run_dag: Any, xcom: Any, emulator: Any, client: Any
+) -> None:
+    """Steps 1 and 2 succeeded, step 3 failed: the retry runs step 3 alone, with its `$ref` to
+    step 1 replaced by step 1's output, and never executes steps 1 and 2 again."""
+    extract = make_workflow({"duration": 20, "output": {"total": 11}}, "extract")
+    transform = make_workflow({"duration": 20, "output": {"rows": 3}}, "transform")
+    post = make_workflow({"duration": 20, "outcome": "task_failed"}, "post")
+    fixed = behavior_prompt({"duration": 20, "output": {"posted": "{{ inputs.amount }}"}})
+
+    class FixedBeforeRetry(CyberdeskChainOperator):
+        def execute(self, context: Any) -> Any:
+            if context["ti"].try_number == 2:
+                client.workflows.update(post, main_prompt=fixed)
+            return super().execute(context)
+
+    with new_dag("chain_resume") as dag:
+        FixedBeforeRetry(
+            task_id="chain",
+            steps=[
+                {"workflow_id": extract, "session_alias": "extract"},
+                {"workflow_id": transform, "session_alias": "transform"},
+                {
+                    "workflow_id": post,
+                    "session_alias": "post",
+                    "inputs": {"amount": {"$ref": "extract.outputs.total"}},
+                },
+            ],
+            deferrable=True,
+            poll_interval=POLL,
+            retries=1,
+            retry_delay=timedelta(0),
+        )
+    emulator.admin.reset_stats()
+    dr = run_dag(dag)
+    assert dr.state == "success"
+    assert xcom(dr, "chain") == {
+        "extract": {"total": 11},
+        "transform": {"rows": 3},
+        "post": {"posted": 11},
+    }
+    assert emulator.admin.stats()["runs_created"] == 4  # 3 steps, then step 3 once more
+    assert _retries(emulator) == 0
+    assert len(client.runs.list(workflow_id=extract).items) == 1
+    assert len(client.runs.list(workflow_id=transform).items) == 1
+    run_ids = xcom(dr, "chain", "run_ids")
+    assert client.runs.get(run_ids[2]).input_values == {"amount": 11}
+
+
+def test_bulk_retry_reuses_succeeded_runs(
+    make_workflow: Any, run_dag: Any, xcom: Any, emulator: Any
+) -> None:
+    workflow = make_workflow({"duration": 20, "output": {"ok": True}})
+    with new_dag("bulk_reuse") as dag:
+        BulkFailsAfterRunsEnded(
+            task_id="bulk",
+            workflow_id=workflow,
+            count=5,
+            deferrable=True,
+            poll_interval=POLL,
+            retries=1,
+            retry_delay=timedelta(0),
+        )
+    emulator.admin.reset_stats()
+    dr = run_dag(dag)
+    assert dr.state == "success"
+    assert emulator.admin.stats()["runs_created"] == 5
+    assert _retries(emulator) == 0
+    assert xcom(dr, "bulk")["counts"] == {"success": 5}
+
+
+def test_bulk_retry_reruns_failed_runs_in_place(
+    make_workflow: Any, run_dag: Any, xcom: Any, emulator: Any, client: Any
+) -> None:
+    workflow = make_workflow({"duration": 20, "outcome": "error"})
+    fixed = behavior_prompt({"duration": 20, "output": {"ok": True}})
+
+    class FixedBeforeRetry(CyberdeskBulkRunOperator):
+        def execute(self, context: Any) -> Any:
+            if context["ti"].try_number == 2:
+                client.workflows.update(workflow, main_prompt=fixed)
+            return super().execute(context)
+
+    with new_dag("bulk_rerun") as dag:
+        FixedBeforeRetry(
+            task_id="bulk",
+            workflow_id=workflow,
+            count=3,
+            deferrable=False,
+            poll_interval=POLL,
+            retries=1,
+            retry_delay=timedelta(0),
+        )
+    emulator.admin.reset_stats()
+    dr = run_dag(dag)
+    assert dr.state == "success"
+    assert emulator.admin.stats()["runs_created"] == 3
+    assert _retries(emulator) == 3
+    assert xcom(dr, "bulk")["counts"] == {"success": 3}
