@@ -19,6 +19,13 @@ if TYPE_CHECKING:
         cancel_active_runs,
         cancel_if_active,
     )
+    from cyberdesk_core.chain_resuming import (
+        ChainResume,
+        ChainResumed,
+        aresume_earlier_chain,
+        plan_chain_resume,
+        resume_earlier_chain,
+    )
     from cyberdesk_core.client import CyberdeskClient
     from cyberdesk_core.errors import (
         APIConnectionError,
@@ -68,13 +75,12 @@ if TYPE_CHECKING:
         Workflow,
     )
     from cyberdesk_core.reattaching import (
-        ChainResume,
         EarlierRunAction,
         Reconciled,
         areconcile_earlier_run,
         areconcile_earlier_runs,
         decide_earlier_run,
-        plan_chain_resume,
+        describe_batch,
         reconcile_earlier_run,
         reconcile_earlier_runs,
     )
@@ -85,13 +91,17 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _LAZY: dict[str, str] = {
-    "ChainResume": "cyberdesk_core.reattaching",
+    "ChainResume": "cyberdesk_core.chain_resuming",
+    "resume_earlier_chain": "cyberdesk_core.chain_resuming",
+    "aresume_earlier_chain": "cyberdesk_core.chain_resuming",
+    "ChainResumed": "cyberdesk_core.chain_resuming",
     "EarlierRunAction": "cyberdesk_core.reattaching",
     "Reconciled": "cyberdesk_core.reattaching",
     "areconcile_earlier_run": "cyberdesk_core.reattaching",
     "areconcile_earlier_runs": "cyberdesk_core.reattaching",
     "decide_earlier_run": "cyberdesk_core.reattaching",
-    "plan_chain_resume": "cyberdesk_core.reattaching",
+    "describe_batch": "cyberdesk_core.reattaching",
+    "plan_chain_resume": "cyberdesk_core.chain_resuming",
     "reconcile_earlier_run": "cyberdesk_core.reattaching",
     "reconcile_earlier_runs": "cyberdesk_core.reattaching",
     "APIConnectionError": "cyberdesk_core.errors",
@@ -169,6 +179,7 @@ __all__ = [
     "CancelOutcome",
     "ChainResult",
     "ChainResume",
+    "ChainResumed",
     "ChainStep",
     "ConfigurationError",
     "ConflictError",
@@ -207,11 +218,13 @@ __all__ = [
     "acancel_if_active",
     "areconcile_earlier_run",
     "areconcile_earlier_runs",
+    "aresume_earlier_chain",
     "await_run",
     "cancel_active_runs",
     "cancel_if_active",
     "decide_earlier_run",
     "derive_idempotency_key",
+    "describe_batch",
     "describe_run",
     "is_transient",
     "new_idempotency_key",
@@ -220,6 +233,7 @@ __all__ = [
     "raise_for_run_status",
     "reconcile_earlier_run",
     "reconcile_earlier_runs",
+    "resume_earlier_chain",
     "validate_input_values",
     "validate_timeouts",
     "wait_for_run",

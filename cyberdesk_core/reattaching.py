@@ -16,22 +16,21 @@ explicit request (`rerun_succeeded=True`, which the engines set from a parameter
 deliberate re-run the engine can tell apart from an automatic retry) executes it again.
 
 The read-decide-retry sequence is written once as request steps (`_steps`); the blocking and
-asyncio functions only send them. Chains are resumed from their first step that did not
-succeed (`plan_chain_resume`): the steps before it are reused, never executed again.
+asyncio functions only send them. Chains apply the same rule step by step (`chain_resuming`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from cyberdesk_core import _run_endpoints as ep
 from cyberdesk_core._steps import Steps, asend_steps, send_steps
 from cyberdesk_core.errors import ConflictError
-from cyberdesk_core.models import RefValue, Run
+from cyberdesk_core.models import Run
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -40,16 +39,14 @@ if TYPE_CHECKING:
     from cyberdesk_core.client import CyberdeskClient
 
 __all__ = [
-    "ChainResume",
     "EarlierRunAction",
     "Reconciled",
     "areconcile_earlier_run",
     "areconcile_earlier_runs",
     "decide_earlier_run",
-    "plan_chain_resume",
+    "describe_batch",
     "reconcile_earlier_run",
     "reconcile_earlier_runs",
-    "resolve_refs",
 ]
 
 
@@ -81,7 +78,7 @@ def decide_earlier_run(run: Run, *, rerun_succeeded: bool = False) -> EarlierRun
 
 @dataclass(frozen=True)
 class Reconciled:
-    """The outcome of `reconcile_earlier_run`.
+    """The outcome of `reconcile_earlier_run` (one run).
 
     Attributes:
         run: The run to wait for or to finish: re-read, or as `runs.retry` answered.
@@ -172,6 +169,18 @@ async def areconcile_earlier_run(
     return await asend_steps(client, _reconcile_steps(run_id, rerun_succeeded, retry_options))
 
 
+def describe_batch(outcomes: Sequence[Reconciled]) -> str:
+    """One log line for what was done with an earlier try's batch, the same in both engines."""
+    counts = dict.fromkeys(EarlierRunAction, 0)
+    for outcome in outcomes:
+        counts[outcome.action] += 1
+    return (
+        f"The batch of an earlier try: {counts[EarlierRunAction.REATTACH]} run(s) re-attached, "
+        f"{counts[EarlierRunAction.REUSE]} reused (succeeded, not executed again), "
+        f"{counts[EarlierRunAction.RERUN]} run again with runs.retry."
+    )
+
+
 RetryOptionsFor = Callable[[str], ep.RunRetryOptions]
 """The `runs.retry` options for one run id (each re-run needs a key of its own)."""
 
@@ -207,104 +216,3 @@ async def areconcile_earlier_runs(
             return await asend_steps(client, steps)
 
     return list(await asyncio.gather(*(one(run_id) for run_id in run_ids)))
-
-
-# --------------------------------------------------------------------------- chains
-
-
-@dataclass(frozen=True)
-class ChainResume:
-    """What a new try does with the steps of an earlier try's chain (runs in step order).
-
-    Attributes:
-        action: `REATTACH` (a step is still active: wait for all of them), `REUSE` (every step
-            succeeded) or `RERUN` (run the steps from `rerun_from` on again).
-        rerun_from: Index of the first step to run again (`RERUN` only): the first step that
-            did not succeed, or 0 when re-running succeeded steps was asked for.
-    """
-
-    action: EarlierRunAction
-    rerun_from: int | None = None
-
-    def reused(self, runs: Sequence[Run]) -> list[Run]:
-        """The steps kept as they are (their outputs are taken, they are not executed again)."""
-        if self.action is not EarlierRunAction.RERUN:
-            return list(runs)
-        return list(runs[: self.rerun_from])
-
-    def describe(self, runs: Sequence[Run]) -> str:
-        """One log line, worded the same in both engines."""
-        if self.action is EarlierRunAction.REATTACH:
-            return "Re-attached to the Cyberdesk chain of an earlier try (a step is still active)."
-        if self.action is EarlierRunAction.REUSE:
-            return (
-                "Reusing the Cyberdesk chain of an earlier try: every step already succeeded, so "
-                "their outputs are taken and nothing is executed again."
-            )
-        assert self.rerun_from is not None
-        first = runs[self.rerun_from]
-        kept = self.rerun_from
-        return (
-            f"The Cyberdesk chain of an earlier try stopped at step {self.rerun_from + 1} (run "
-            f"{first.id}, {first.status}); running steps {self.rerun_from + 1}-{len(runs)} "
-            f"again in a new chain and reusing the {kept} step(s) before it, which succeeded."
-        )
-
-
-def plan_chain_resume(runs: Sequence[Run], *, rerun_succeeded: bool = False) -> ChainResume:
-    """Apply the rule to a chain: steps depend on each other, so they resume as a tail.
-
-    A chain's steps run in order in one session and later steps `$ref` earlier outputs, so a
-    step cannot be re-run alone like a bulk run. Succeeded steps before the first step that did
-    not succeed are reused (never executed again); that step and every later one run again as a
-    new chain, with `$ref`s to reused steps replaced by their outputs (`resolve_refs`).
-    """
-    if any(not run.is_terminal for run in runs):
-        return ChainResume(EarlierRunAction.REATTACH)
-    if rerun_succeeded:
-        return ChainResume(EarlierRunAction.RERUN, 0)
-    for index, run in enumerate(runs):
-        if str(run.status) != "success":
-            return ChainResume(EarlierRunAction.RERUN, index)
-    return ChainResume(EarlierRunAction.REUSE)
-
-
-_MISSING = object()
-
-
-def _lookup(outputs: Any, path: Sequence[str]) -> Any:
-    value = outputs
-    for part in path:
-        if isinstance(value, Mapping) and part in value:
-            value = value[part]
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
-        else:
-            return _MISSING
-    return value
-
-
-def resolve_refs(value: Any, outputs_by_alias: Mapping[str, Any]) -> Any:
-    """Replace `$ref`s to the aliases in `outputs_by_alias` by the values they point at.
-
-    `{"$ref": "export.outputs.total"}` becomes `outputs_by_alias["export"]["total"]`; refs to
-    other aliases (steps that run again) and refs whose path is missing stay as they are, so
-    Cyberdesk resolves or reports them as it would have.
-    """
-    ref: str | None = None
-    if isinstance(value, RefValue):
-        ref = value.ref
-    elif isinstance(value, Mapping) and len(value) == 1 and isinstance(value.get("$ref"), str):
-        ref = value["$ref"]
-    if ref is not None:
-        alias, _, rest = ref.partition(".outputs.")
-        if alias in outputs_by_alias and rest:
-            found = _lookup(outputs_by_alias[alias], rest.split("."))
-            if found is not _MISSING:
-                return found
-        return value
-    if isinstance(value, Mapping):
-        return {key: resolve_refs(item, outputs_by_alias) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [resolve_refs(item, outputs_by_alias) for item in value]
-    return value

@@ -18,6 +18,7 @@ import anyio
 
 from cyberdesk_core import (
     ConfigurationError,
+    EarlierRunAction,
     acancel_active_runs,
     cancel_active_runs,
     raise_for_run_status,
@@ -42,7 +43,7 @@ from cyberdesk_prefect.results import CyberdeskAttachmentInfo, CyberdeskRunResul
 if TYPE_CHECKING:
     from prefect.filesystems import WritableFileSystem
 
-    from cyberdesk_core import AsyncCyberdeskClient, CyberdeskClient, Run
+    from cyberdesk_core import AsyncCyberdeskClient, CyberdeskClient, Reconciled, Run
     from cyberdesk_prefect.credentials import CyberdeskCredentials
 
 # How long a best-effort cancel may take while a wait is being abandoned.
@@ -66,6 +67,8 @@ class RunOptions:
     is_priority: bool | None = None
     main_prompt: str | None = None
     model_metadata: Mapping[str, Any] | None = None
+    #: Execute an earlier try's succeeded run again (never done on an automatic retry).
+    rerun_succeeded: bool = False
 
     def normalized(self) -> RunOptions:
         """Validate file inputs early (paths/bytes -> FileInput) so errors name the field."""
@@ -145,11 +148,6 @@ def _action() -> str:
     return "re-attached" if current_identity().is_retry else "created"
 
 
-def _needs_reexecution(run: Run) -> bool:
-    status = str(run.status)
-    return bool(run.status.is_terminal) and status != "success"
-
-
 # --------------------------------------------------------------------------- create
 
 
@@ -163,28 +161,31 @@ def create_run(
     reporter: RunReporter,
     cancel_on_abandon: bool = True,
 ) -> Run:
-    """Create a run, or re-attach to the one an earlier try of this task run created.
+    """Create a run, or apply the core's rule to the one an earlier try of this task created.
 
     A replayed create answers with the original response, so on a retry (or with a caller
-    key) the run is read again. If it already ended without success, Cyberdesk is asked to
-    retry it (same run id) with a key unique to this try. If the task is abandoned after the
-    run exists but before its id is handed back (timeout, cancellation), the run is cancelled.
+    key) `cyberdesk_core.reconcile_earlier_run` reads the run again: active, the task waits
+    for it; succeeded, its outputs are reused and it is not executed again (unless
+    `rerun_succeeded`); otherwise Cyberdesk retries it (same run id) with a key unique to this
+    try. If the task is abandoned after the run exists but before its id is handed back
+    (timeout, cancellation), the run is cancelled.
     """
+    from cyberdesk_core import reconcile_earlier_run
+
     run = client.runs.create(
         options.workflow_id, idempotency_key=idempotency_key, **options.create_kwargs()
     )
     try:
-        reattached = current_identity().is_retry or explicit_key
-        if reattached:
-            run = client.runs.get(run.id)
         record_runs([run.id], credentials)
         reporter.created(run, client.run_url(run.id), action=_action())
-        if reattached and _needs_reexecution(run):
-            _log_reexecution(run)
-            run = client.runs.retry(
-                run.id, idempotency_key=retry_idempotency_key(run.id), **options.retry_kwargs()
+        if current_identity().is_retry or explicit_key:
+            outcome = reconcile_earlier_run(
+                client,
+                run.id,
+                rerun_succeeded=options.rerun_succeeded,
+                **_retry_options(options, run.id),
             )
-            reporter.update(run, client.run_url(run.id))
+            run = _reconciled(outcome, reporter, client.run_url(run.id))
         return run
     except BaseException:
         if cancel_on_abandon and not run.status.is_terminal:
@@ -203,21 +204,22 @@ async def acreate_run(
     cancel_on_abandon: bool = True,
 ) -> Run:
     """Async form of `create_run`."""
+    from cyberdesk_core import areconcile_earlier_run
+
     run = await client.runs.create(
         options.workflow_id, idempotency_key=idempotency_key, **options.create_kwargs()
     )
     try:
-        reattached = current_identity().is_retry or explicit_key
-        if reattached:
-            run = await client.runs.get(run.id)
         await arecord_runs([run.id], credentials)
         reporter.created(run, client.run_url(run.id), action=_action())
-        if reattached and _needs_reexecution(run):
-            _log_reexecution(run)
-            run = await client.runs.retry(
-                run.id, idempotency_key=retry_idempotency_key(run.id), **options.retry_kwargs()
+        if current_identity().is_retry or explicit_key:
+            outcome = await areconcile_earlier_run(
+                client,
+                run.id,
+                rerun_succeeded=options.rerun_succeeded,
+                **_retry_options(options, run.id),
             )
-            reporter.update(run, client.run_url(run.id))
+            run = _reconciled(outcome, reporter, client.run_url(run.id))
         return run
     except BaseException:
         if cancel_on_abandon and not run.status.is_terminal:
@@ -225,10 +227,17 @@ async def acreate_run(
         raise
 
 
-def _log_reexecution(run: Run) -> None:
-    get_logger().info(
-        "Cyberdesk run %s already ended as %s; asking Cyberdesk to retry it.", run.id, run.status
-    )
+def _retry_options(options: RunOptions, run_id: str) -> dict[str, Any]:
+    return {**options.retry_kwargs(), "idempotency_key": retry_idempotency_key(run_id)}
+
+
+def _reconciled(outcome: Reconciled, reporter: RunReporter, url: str) -> Run:
+    """Log what the rule did with an earlier try's run (a first try's own run says nothing)."""
+    if current_identity().is_retry or outcome.action is not EarlierRunAction.REATTACH:
+        get_logger().info("%s", outcome.describe())
+    if outcome.action is EarlierRunAction.RERUN:
+        reporter.update(outcome.run, url)
+    return outcome.run
 
 
 # --------------------------------------------------------------------------- cancel

@@ -35,6 +35,7 @@ _OPTION_FIELDS = (
     "is_priority",
     "main_prompt",
     "model_metadata",
+    "rerun_succeeded",
 )
 
 

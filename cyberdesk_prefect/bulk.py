@@ -15,11 +15,13 @@ from typing import Any, Literal
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from cyberdesk_core import areconcile_earlier_runs, reconcile_earlier_runs
 from cyberdesk_core.summaries import BulkSummary, FailPolicy
 from cyberdesk_prefect._engine import result_of
 from cyberdesk_prefect._idempotency import task_idempotency_key
 from cyberdesk_prefect._many import RunRef, await_many, wait_many
 from cyberdesk_prefect._params import Params, async_form_of, wait_settings
+from cyberdesk_prefect._resume import batch_retry_options, created_by_earlier_try, log_batch
 from cyberdesk_prefect._secrets import (
     SensitiveInputs,
     aresolve_sensitive_inputs,
@@ -99,6 +101,7 @@ def bulk_create_cyberdesk_runs(
     start_session: bool | None = None,
     is_priority: bool | None = None,
     idempotency_key: str | None = None,
+    rerun_succeeded: bool = False,
 ) -> CyberdeskBulkResult:
     """Create `count` identical runs of a workflow in one request (1..1000).
 
@@ -116,15 +119,27 @@ def bulk_create_cyberdesk_runs(
         is_priority: Assign before non-priority runs.
         idempotency_key: Your own key; by default one is derived from the task run, so a
             retry of this task does not create the batch twice.
+        rerun_succeeded: On a retry, execute the batch's succeeded runs again too. Default
+            False: a retry (of this task or of its flow run) waits for the runs still active,
+            reuses the succeeded ones and runs the others again in place (`runs.retry`).
 
     Returns:
         A `CyberdeskBulkResult` (run ids, creation errors); pass it to
         `wait_for_cyberdesk_runs`.
     """
     params = dict(locals())
-    kwargs = _bulk_kwargs(params, resolve_sensitive_inputs(sensitive_inputs))
+    sensitive = resolve_sensitive_inputs(sensitive_inputs)
+    kwargs = _bulk_kwargs(params, sensitive)
     with credentials.get_client() as client:
         created = client.runs.bulk_create(workflow_id, count, **kwargs)
+        if created_by_earlier_try(params):
+            outcomes = reconcile_earlier_runs(
+                client,
+                [run.id for run in created.created_runs],
+                batch_retry_options(params, sensitive),
+                rerun_succeeded=rerun_succeeded,
+            )
+            created = created.model_copy(update={"created_runs": log_batch(outcomes)})
         record_runs([r.id for r in created.created_runs], credentials)
         return _bulk_result(client, workflow_id, created)
 
@@ -135,9 +150,18 @@ async def abulk_create_cyberdesk_runs(params: Params) -> CyberdeskBulkResult:
     """Async form of `bulk_create_cyberdesk_runs` (same parameters and result)."""
     credentials: CyberdeskCredentials = params["credentials"]
     workflow_id: str = params["workflow_id"]
-    kwargs = _bulk_kwargs(params, await aresolve_sensitive_inputs(params["sensitive_inputs"]))
+    sensitive = await aresolve_sensitive_inputs(params["sensitive_inputs"])
+    kwargs = _bulk_kwargs(params, sensitive)
     async with credentials.get_async_client() as client:
         created = await client.runs.bulk_create(workflow_id, params["count"], **kwargs)
+        if created_by_earlier_try(params):
+            outcomes = await areconcile_earlier_runs(
+                client,
+                [run.id for run in created.created_runs],
+                batch_retry_options(params, sensitive),
+                rerun_succeeded=params["rerun_succeeded"],
+            )
+            created = created.model_copy(update={"created_runs": log_batch(outcomes)})
         await arecord_runs([r.id for r in created.created_runs], credentials)
         return _bulk_result(client, workflow_id, created)
 

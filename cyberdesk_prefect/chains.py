@@ -16,11 +16,19 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from cyberdesk_core import ChainStep, ConfigurationError, raise_for_run_status
+from cyberdesk_core import (
+    ChainResumed,
+    ChainStep,
+    ConfigurationError,
+    aresume_earlier_chain,
+    raise_for_run_status,
+    resume_earlier_chain,
+)
 from cyberdesk_prefect._engine import result_of
 from cyberdesk_prefect._idempotency import task_idempotency_key
 from cyberdesk_prefect._many import RunRef, await_many, wait_many
 from cyberdesk_prefect._params import Params, async_form_of, wait_settings
+from cyberdesk_prefect._resume import chain_step_options, created_by_earlier_try, held_session
 from cyberdesk_prefect._secrets import (
     SensitiveInputs,
     aresolve_sensitive_inputs,
@@ -83,6 +91,7 @@ def run_cyberdesk_chain(
     cancel_on_abandon: bool = True,
     create_artifact: bool = True,
     idempotency_key: str | None = None,
+    rerun_succeeded: bool = False,
 ) -> CyberdeskChainResult:
     """Run workflows one after another in one Cyberdesk session, passing outputs by `$ref`.
 
@@ -106,6 +115,9 @@ def run_cyberdesk_chain(
         cancel_on_abandon: Cancel unfinished steps if the wait is abandoned.
         create_artifact: Create one markdown artifact per step.
         idempotency_key: Your own key; by default one is derived from the task run.
+        rerun_succeeded: Execute an earlier try's succeeded steps again. Default False: a
+            retry (of this task or of its flow run) reuses the steps that succeeded and runs
+            again, in place, only the steps from the first one that did not succeed.
 
     Returns:
         A `CyberdeskChainResult`; `.outputs` maps each step alias to its `output_data`.
@@ -115,16 +127,19 @@ def run_cyberdesk_chain(
         resolve_sensitive_inputs(s, "steps.sensitive_inputs") for s in _step_secrets(steps)
     ]
     shared_secrets = resolve_sensitive_inputs(shared_sensitive_inputs, "shared_sensitive_inputs")
+    params["_secrets"] = (step_secrets, shared_secrets)
     with credentials.get_client() as client:
         chain_steps, options = _chain_args(params, step_secrets, shared_secrets)
         chain = client.runs.chain(chain_steps, **options)
+        refs = _refs(chain)
+        if created_by_earlier_try(params):
+            resumed = resume_earlier_chain(client, chain.run_ids, **_resume_args(params, chain))
+            chain, refs = _after_resume(chain, resumed)
         record_runs(chain.run_ids, credentials)
         _log_created(chain, len(steps))
         if not wait:
             return CyberdeskChainResult(session_id=chain.session_id, run_ids=chain.run_ids)
-        ended = wait_many(
-            credentials, _refs(chain), wait_settings(params), RunReporter(), client=client
-        )
+        ended = wait_many(credentials, refs, wait_settings(params), RunReporter(), client=client)
         results = [result_of(client, run) for run in ended]
     if create_artifact:
         for result in results:
@@ -144,15 +159,22 @@ async def arun_cyberdesk_chain(params: Params) -> CyberdeskChainResult:
     shared_secrets = await aresolve_sensitive_inputs(
         params["shared_sensitive_inputs"], "shared_sensitive_inputs"
     )
+    params = {**params, "_secrets": (step_secrets, shared_secrets)}
     async with credentials.get_async_client() as client:
         chain_steps, options = _chain_args(params, step_secrets, shared_secrets)
         chain = await client.runs.chain(chain_steps, **options)
+        refs = _refs(chain)
+        if created_by_earlier_try(params):
+            resumed = await aresume_earlier_chain(
+                client, chain.run_ids, **_resume_args(params, chain)
+            )
+            chain, refs = _after_resume(chain, resumed)
         await arecord_runs(chain.run_ids, credentials)
         _log_created(chain, len(params["steps"]))
         if not params["wait"]:
             return CyberdeskChainResult(session_id=chain.session_id, run_ids=chain.run_ids)
         ended = await await_many(
-            credentials, _refs(chain), wait_settings(params), RunReporter(), client=client
+            credentials, refs, wait_settings(params), RunReporter(), client=client
         )
         results = [result_of(client, run) for run in ended]
     if params["create_artifact"]:
@@ -181,6 +203,24 @@ def _chain_args(
         "shared_sensitive_inputs": shared_secrets,
         "idempotency_key": task_idempotency_key("chain", params["idempotency_key"]),
     }
+
+
+def _resume_args(params: Params, chain: Any) -> dict[str, Any]:
+    step_secrets, shared_secrets = params["_secrets"]
+    return {
+        "step_options": chain_step_options(params, step_secrets, shared_secrets),
+        "rerun_succeeded": params["rerun_succeeded"],
+        "session_id": held_session(params, chain.session_id),
+    }
+
+
+def _after_resume(chain: Any, resumed: ChainResumed) -> tuple[Any, list[RunRef]]:
+    """The chain as resumed (same run ids; the session of its last step, a tail's new one) and
+    what the watcher needs: a resumed chain spans two sessions, so each run has its own hint."""
+    get_logger().info("%s", resumed.describe())
+    session_id = resumed.runs[-1].session_id or chain.session_id
+    refs = [RunRef(run.id, run.workflow_id, run.session_id, None) for run in resumed.runs]
+    return chain.model_copy(update={"session_id": session_id}), refs
 
 
 def _refs(chain: Any) -> list[RunRef]:

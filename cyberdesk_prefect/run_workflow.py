@@ -146,6 +146,7 @@ def run_cyberdesk_workflow(
     create_artifact: bool = True,
     concurrency_limit_name: str | None = None,
     idempotency_key: str | None = None,
+    rerun_succeeded: bool = False,
 ) -> CyberdeskRunResult:
     """Run a Cyberdesk workflow: create the run, wait for it, fetch outputs and files.
 
@@ -158,6 +159,9 @@ def run_cyberdesk_workflow(
             caps how many Cyberdesk runs are in flight. A missing limit is an error.
         idempotency_key: Your own key; by default one is derived from the task run, so
             retries re-attach to the same run.
+        rerun_succeeded: Execute an earlier try's run again even if it succeeded. Default
+            False: a retry (of this task or of its flow run) takes a succeeded run's outputs
+            and does not execute it again; a new flow run creates a new run.
 
     Returns:
         A `CyberdeskRunResult`.

@@ -47,6 +47,7 @@ def trigger_cyberdesk_run(
     main_prompt: str | None = None,
     model_metadata: dict[str, Any] | None = None,
     idempotency_key: str | None = None,
+    rerun_succeeded: bool = False,
 ) -> CyberdeskRunResult:
     """Create a Cyberdesk run and return at once (status `scheduling`).
 
@@ -72,6 +73,9 @@ def trigger_cyberdesk_run(
         main_prompt: Per-run prompt override.
         model_metadata: Per-run model overrides.
         idempotency_key: Your own key; by default one is derived from the task run.
+        rerun_succeeded: Execute an earlier try's run again even if it succeeded. Default
+            False: a retry (of this task or of its flow run) takes a succeeded run's outputs
+            and does not execute it again; a new flow run creates a new run.
 
     Returns:
         A `CyberdeskRunResult` with the run id, dashboard URL and session id.

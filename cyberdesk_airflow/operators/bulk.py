@@ -144,7 +144,7 @@ class CyberdeskBulkRunOperator(CyberdeskWaitingOperator):
         Active runs are waited for, succeeded ones reused, the others re-run in place with
         ``runs.retry`` under a key per try and run; files stay on the runs, so none are re-sent.
         """
-        from cyberdesk_core import EarlierRunAction, reconcile_earlier_runs
+        from cyberdesk_core import describe_batch, reconcile_earlier_runs
 
         ti = context["ti"]
         retry_request = {
@@ -163,16 +163,7 @@ class CyberdeskBulkRunOperator(CyberdeskWaitingOperator):
             retry_options,
             rerun_succeeded=self.rerun_requested(context),
         )
-        counts = {action: 0 for action in EarlierRunAction}
-        for outcome in outcomes:
-            counts[outcome.action] += 1
-        self.log.info(
-            "The batch of an earlier try: %s run(s) re-attached, %s reused (succeeded, not "
-            "executed again), %s run again with runs.retry",
-            counts[EarlierRunAction.REATTACH],
-            counts[EarlierRunAction.REUSE],
-            counts[EarlierRunAction.RERUN],
-        )
+        self.log.info("%s", describe_batch(outcomes))
         return [outcome.run for outcome in outcomes]
 
     def complete(self, context: Context, runs: list[Run]) -> dict[str, Any]:

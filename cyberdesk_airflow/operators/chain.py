@@ -21,6 +21,27 @@ def step_name(step: Mapping[str, Any], index: int) -> str:
     return str(step.get("session_alias") or f"step_{index + 1}")
 
 
+def refuse_secrets_in_steps(steps: object) -> None:
+    """Raise ``ValueError`` if a step carries secret values (a ``sensitive_inputs`` key or any
+    key naming something sensitive or secret); the message names the step, never the value.
+
+    ``steps`` is a templated field: Airflow serializes it with the DAG and stores it rendered,
+    so secrets there would be readable. Checked when the operator is made (DAG parse time, for
+    literal steps) and again at execute time (for steps that came from a template or XCom).
+    """
+    if isinstance(steps, str | bytes) or not isinstance(steps, Sequence):
+        return  # a template or XComArg: checked once rendered
+    for index, step in enumerate(steps):
+        if not isinstance(step, Mapping):
+            continue
+        for key in step:
+            if isinstance(key, str) and ("sensitive" in key.lower() or "secret" in key.lower()):
+                raise ValueError(
+                    f"Chain step {step_name(step, index)!r} has {key} inside the templated "
+                    "steps; pass them as step_sensitive_inputs={alias: {...}} instead."
+                )
+
+
 class CyberdeskChainOperator(CyberdeskWaitingOperator):
     """Run workflow steps in order on one reserved machine and return ``{alias: output_data}``.
 
@@ -73,6 +94,9 @@ class CyberdeskChainOperator(CyberdeskWaitingOperator):
         is_priority: bool | None = None,
         **kwargs: Any,
     ) -> None:
+        # Before anything else: a DAG file with secrets in its steps must fail to import, so
+        # they are never serialized with the DAG nor rendered in the UI.
+        refuse_secrets_in_steps(steps)
         super().__init__(**kwargs)
         self.steps = steps
         self.shared_inputs = shared_inputs
@@ -91,12 +115,8 @@ class CyberdeskChainOperator(CyberdeskWaitingOperator):
 
         secrets = dict(self.step_sensitive_inputs or {})
         built = []
+        refuse_secrets_in_steps(self.steps)
         for index, step in enumerate(self.steps):
-            if "sensitive_inputs" in step:
-                raise ValueError(
-                    f"Chain step {step_name(step, index)!r} has sensitive_inputs inside the "
-                    "templated steps; pass them as step_sensitive_inputs={alias: {...}} instead."
-                )
             alias = step_name(step, index)
             sensitive = resolve_sensitive_inputs(secrets.pop(alias, None), None)
             built.append(
@@ -111,21 +131,11 @@ class CyberdeskChainOperator(CyberdeskWaitingOperator):
             raise ValueError(f"step_sensitive_inputs names unknown steps: {sorted(secrets)}")
         return built
 
-    def _create(
-        self,
-        client: CyberdeskClient,
-        key: str,
-        steps: list[ChainStep] | None = None,
-        shared_inputs: dict[str, Any] | None = None,
-    ) -> tuple[str, list[Run]]:
-        if shared_inputs is None and self.shared_inputs:
-            shared_inputs = dict(self.shared_inputs)
+    def _create(self, client: CyberdeskClient, key: str) -> tuple[str, list[Run]]:
         result = client.runs.chain(
-            steps if steps is not None else self._chain_steps(),
-            shared_inputs=shared_inputs,
-            shared_sensitive_inputs=resolve_sensitive_inputs(
-                self.shared_sensitive_inputs, self.shared_sensitive_input_variables
-            ),
+            self._chain_steps(),
+            shared_inputs=dict(self.shared_inputs) if self.shared_inputs else None,
+            shared_sensitive_inputs=self._shared_secrets(),
             shared_file_inputs=resolve_file_inputs(self.shared_file_inputs),
             keep_session_after_completion=self.keep_session_after_completion,
             machine_id=self.machine_id,
@@ -137,37 +147,52 @@ class CyberdeskChainOperator(CyberdeskWaitingOperator):
         )
         return result.session_id, [client.runs.get(run_id) for run_id in result.run_ids]
 
+    def _shared_secrets(self) -> dict[str, Any] | None:
+        return resolve_sensitive_inputs(
+            self.shared_sensitive_inputs, self.shared_sensitive_input_variables
+        )
+
     def _resume_earlier_chain(
         self, client: CyberdeskClient, session_id: str, runs: list[Run], context: Context
-    ) -> tuple[str, list[Run]]:
-        """The core's rule for an earlier try's chain (``cyberdesk_core.plan_chain_resume``).
+    ) -> list[Run]:
+        """The core's rule for an earlier try's chain (``cyberdesk_core.resume_earlier_chain``).
 
         Active: wait for it. Every step succeeded: reuse it, nothing is executed again. Otherwise
-        the steps from the first one that did not succeed run again as a new chain (keyed with the
-        try number), with ``$ref``s to the reused steps replaced by their outputs.
+        the steps from the first one that did not succeed run again in place (same run ids),
+        each with its secrets again and a key per try and run.
         """
-        from cyberdesk_core import EarlierRunAction, plan_chain_resume
-        from cyberdesk_core.reattaching import resolve_refs
+        from cyberdesk_core import resume_earlier_chain
 
-        plan = plan_chain_resume(runs, rerun_succeeded=self.rerun_requested(context))
-        self.log.info("%s", plan.describe(runs))
-        if plan.action is not EarlierRunAction.RERUN:
-            return session_id, runs
-        reused = plan.reused(runs)
-        outputs = {
-            step_name(self.steps[index], index): run.output_data for index, run in enumerate(reused)
-        }
-        tail = [
-            step.model_copy(update={"inputs": resolve_refs(step.inputs, outputs)})
-            for step in self._chain_steps()[len(reused) :]
-        ]
         ti = context["ti"]
-        key = derive_idempotency_key(
-            ti.dag_id, ti.run_id, ti.task_id, ti.map_index, "chain", ti.try_number
+        shared = self._shared_secrets() or {}
+        steps = self._chain_steps()
+
+        def step_options(index: int, run: Run) -> Any:
+            secrets = {**shared, **(steps[index].sensitive_inputs or {})}
+            key = derive_idempotency_key(
+                ti.dag_id, ti.run_id, ti.task_id, ti.map_index, "retry", ti.try_number, run.id
+            )
+            return {
+                "sensitive_input_values": secrets or None,
+                "is_priority": self.is_priority,
+                "machine_id": self.machine_id,
+                "pool_ids": self.pool_ids,
+                "release_session_after": None
+                if self.keep_session_after_completion
+                else (index == len(steps) - 1),
+                "idempotency_key": key,
+            }
+
+        held = session_id if (self.keep_session_after_completion or self.session_id) else None
+        resumed = resume_earlier_chain(
+            client,
+            [run.id for run in runs],
+            step_options,
+            rerun_succeeded=self.rerun_requested(context),
+            session_id=held,
         )
-        shared = resolve_refs(dict(self.shared_inputs), outputs) if self.shared_inputs else None
-        new_session, rerun = self._create(client, key, tail, shared)
-        return new_session, [*reused, *rerun]
+        self.log.info("%s", resumed.describe())
+        return resumed.runs
 
     def execute(self, context: Context) -> Any:
         """Create the chain (or apply the core's rule to an earlier try's chain), then wait."""
@@ -181,7 +206,8 @@ class CyberdeskChainOperator(CyberdeskWaitingOperator):
                 and started is not None
                 and all(run.created_at < started for run in runs)
             ):
-                session_id, runs = self._resume_earlier_chain(client, session_id, runs, context)
+                runs = self._resume_earlier_chain(client, session_id, runs, context)
+                session_id = runs[-1].session_id or session_id
             url = client.run_url(runs[0].id)
         self.record_try(context)
         self._active_run_ids = [run.id for run in runs]
