@@ -20,7 +20,7 @@ from cyberdesk_prefect import (
     run_cyberdesk_workflow,
     wait_for_cyberdesk_runs,
 )
-from cyberdesk_prefect.results import CyberdeskRunResult
+from cyberdesk_prefect.results import CyberdeskChainResult, CyberdeskRunResult
 
 RETRY_ROUTE = "POST /v1/runs/{run_id}/retry"
 
@@ -42,7 +42,8 @@ class Counts:
 
 def _flow_attempt() -> int:
     context = FlowRunContext.get()
-    assert context is not None and context.flow_run is not None
+    assert context is not None
+    assert context.flow_run is not None
     return int(context.flow_run.run_count)
 
 
@@ -197,7 +198,7 @@ def test_chain_retry_resumes_from_the_failed_step(
     )
 
     @flow
-    def chain() -> Any:
+    def chain() -> CyberdeskChainResult:
         return retried(
             credentials,
             [
