@@ -4,10 +4,11 @@
 
 * The wait polls inside the task (one task run, not one per poll), logging only changes;
   every wait of the process shares one poller per credentials (see `_shared_wait`).
-* A retry re-attaches to the run the first try created. If that run already ended without
-  success (it failed, or it was cancelled because the earlier try timed out), the retry asks
-  Cyberdesk to run it again under the same run id (`POST /v1/runs/{id}/retry`, secrets
-  re-sent) with a key unique to the try; a run that succeeded is not run again.
+* A retry (of the task or of its flow run) gets the run the first try created and applies
+  the core's rule (`cyberdesk_core.reattaching`): active, it waits; succeeded, it reuses the
+  outputs and does not execute the run again; otherwise it asks Cyberdesk to run it again
+  under the same run id (`POST /v1/runs/{id}/retry`, secrets re-sent) with a key unique to
+  the try.
 * If the wait is abandoned (task `timeout_seconds`, `max_wait_seconds`, cancellation of the
   flow run), the `finally` block cancels the Cyberdesk run.
 """
