@@ -240,3 +240,36 @@ def test_bulk_after_a_flow_run_retry_reuses_succeeded_runs(
     assert [r.status for r in results] == ["success"] * 4
     assert counts.delta("runs_created") == 4
     assert counts.retries() == 0
+
+
+def test_job_block_in_a_task_reuses_a_succeeded_run_on_a_flow_retry(
+    credentials: CyberdeskCredentials, admin: Any
+) -> None:
+    """`CyberdeskWorkflow.run()` inside a task takes the same path (`_engine.create_run`)."""
+    from prefect import task
+
+    from cyberdesk_prefect import CyberdeskWorkflow
+
+    counts = Counts(admin)
+    value = uuid4().int % 10_000
+    block = CyberdeskWorkflow(
+        credentials=credentials,
+        workflow_id=WF_DOUBLE,
+        input_values={"value": value},
+        poll_interval_seconds=0.1,
+    )
+
+    @task
+    def post() -> CyberdeskRunResult:
+        return block.run()
+
+    @flow(retries=1, retry_delay_seconds=0)
+    def month_end() -> CyberdeskRunResult:
+        result = post()
+        if _flow_attempt() == 1:
+            raise RuntimeError("fail after the block's run")
+        return result
+
+    assert month_end().output_data == {"value": value}
+    assert counts.delta("runs_created") == 1
+    assert counts.retries() == 0
