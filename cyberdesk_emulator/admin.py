@@ -12,17 +12,20 @@ from typing import Annotated, Any
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from .auth import EmuDep, get_emulator
 from .behaviors import Behavior, Outcome
 from .blobs import CHUNK_SIZE, Blob
 from .faults import FaultConfig
+from .media import check_media_type
 from .runtime import Emulator
 from .schemas import AttachmentType
 from .seed import apply_seed
 from .state import Attachment, new_id
+from .strict_json import StrictJSONRoute
 from .wire import attachment_wire, run_wire
 
 
@@ -37,7 +40,10 @@ def require_admin(
 
 
 router = APIRouter(
-    prefix="/_emulator", include_in_schema=False, dependencies=[Depends(require_admin)]
+    prefix="/_emulator",
+    include_in_schema=False,
+    dependencies=[Depends(require_admin)],
+    route_class=StrictJSONRoute,
 )
 
 
@@ -153,6 +159,13 @@ async def add_attachment(
     """Attach the raw request body to a run (streamed to disk: any size, little memory)."""
     if run_id not in emu.store.runs:
         raise HTTPException(status_code=404, detail=f"Run {run_id} not found")
+    if content_type is not None:
+        try:
+            check_media_type(content_type)
+        except ValueError as exc:
+            raise RequestValidationError(
+                [{"loc": ["query", "content_type"], "msg": str(exc), "type": "value_error"}]
+            ) from None
     blob = await _receive_blob(emu, request)
     run = emu.store.runs.get(run_id)
     if run is None:  # deleted while the body was arriving
@@ -181,10 +194,8 @@ async def seed(data: dict[str, Any], emu: EmuDep) -> dict[str, Any]:
     """Add organizations, workflows, machines, pools and webhook endpoints."""
     try:
         return apply_seed(emu, data)
-    except ValidationError as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from exc
-    except ValueError as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from exc
+    except ValueError as exc:  # names fields, never values (seeds carry secrets)
+        raise HTTPException(status_code=422, detail=str(exc)) from None
 
 
 @router.get("/webhooks/deliveries")

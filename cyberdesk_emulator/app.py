@@ -13,10 +13,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from . import admin
+from .limits import BodyLimitMiddleware
 from .middleware import DropFilter, EmulatorMiddleware
 from .routes import attachments, health, machines, pools, runs, workflows
 from .runtime import Emulator, Settings
 from .seed import apply_seed
+from .strict_json import SafeJSONResponse, printable
 
 logger = logging.getLogger("cyberdesk_emulator")
 
@@ -26,22 +28,43 @@ DESCRIPTION = (
 )
 
 
+# Locations whose submitted value is never echoed: secrets, and file content (base64 bytes).
+_SECRET_HINTS = ("sensitive", "secret", "password", "token")
+_OPAQUE_FIELDS = frozenset({"content"})
+#: Longer submitted strings are not echoed: a 422 should name the field, not repeat the upload.
+MAX_ECHOED_CHARS = 100
+
+
+def _hidden(loc: list[str]) -> bool:
+    return any(part in _OPAQUE_FIELDS for part in loc) or any(
+        hint in part.lower() for part in loc for hint in _SECRET_HINTS
+    )
+
+
 def _scrub(error: dict[str, Any]) -> dict[str, Any]:
-    """Validation errors never echo submitted objects (they may hold sensitive values)."""
+    """A validation error without what was submitted, except short values of ordinary fields.
+
+    FastAPI echoes the submitted value as ``input``: objects may hold sensitive values, file
+    content may be megabytes (and a secret), so only short scalars of other fields come back.
+    """
     clean = {k: v for k, v in error.items() if k not in ("input", "ctx", "url")}
     loc = [str(part) for part in error.get("loc", ())]
+    clean["loc"] = [printable(p) if isinstance(p, str) else p for p in error.get("loc", ())]
     value = error.get("input")
-    if not any("sensitive" in part for part in loc) and isinstance(value, (str, int, float, bool)):
-        clean["input"] = value
+    if not _hidden(loc):
+        if isinstance(value, str) and len(value) <= MAX_ECHOED_CHARS:
+            clean["input"] = printable(value)
+        elif isinstance(value, (int, float, bool)):
+            clean["input"] = value
     ctx = error.get("ctx")
     if isinstance(ctx, dict):
-        clean["ctx"] = {k: str(v) for k, v in ctx.items()}
+        clean["ctx"] = {k: printable(str(v))[: MAX_ECHOED_CHARS * 2] for k, v in ctx.items()}
     return clean
 
 
 async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    return JSONResponse(status_code=422, content={"detail": [_scrub(e) for e in exc.errors()]})
+    return SafeJSONResponse(status_code=422, content={"detail": [_scrub(e) for e in exc.errors()]})
 
 
 def configure_logging(log_path: str | Path | None = None, level: int = logging.INFO) -> None:
@@ -78,6 +101,7 @@ def create_app(
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        default_response_class=SafeJSONResponse,
     )
     app.state.emulator = emu
     app.add_exception_handler(RequestValidationError, _validation_handler)
@@ -97,6 +121,8 @@ def create_app(
     # Route templates come from the routers themselves: FastAPI's own route table layout
     # differs between versions.
     table = [route for router in routers for route in router.routes]
+    # Added first, so it runs inside EmulatorMiddleware: a 413 is logged and counted.
+    app.add_middleware(BodyLimitMiddleware, limit=lambda: emu.settings.max_body_bytes)
     app.add_middleware(EmulatorMiddleware, emulator=emu, routes=table)
     uvicorn_errors = logging.getLogger("uvicorn.error")
     if not any(isinstance(f, DropFilter) for f in uvicorn_errors.filters):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ipaddress
 import json
 import logging
 import signal
@@ -15,10 +16,12 @@ from types import FrameType
 from typing import Any
 
 import uvicorn
+import yaml
 
 from .app import configure_logging, create_app
+from .limits import DEFAULT_MAX_BODY_BYTES, parse_size
 from .runtime import DEFAULT_ADMIN_TOKEN, DEFAULT_API_KEY, Emulator, Settings
-from .seed import load_seed_file, seed_settings
+from .seed import SeedSettings, load_seed_file, seed_settings
 
 
 def _faults(value: str) -> dict[str, Any]:
@@ -29,6 +32,42 @@ def _faults(value: str) -> dict[str, Any]:
     if not isinstance(parsed, dict):
         raise argparse.ArgumentTypeError("--faults must be a JSON object or a YAML/JSON file")
     return parsed
+
+
+def _size(value: str) -> int:
+    try:
+        return parse_size(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (a host name is not trusted to be one)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def exposure_warning(host: str, api_key: str, admin_token: str) -> str | None:
+    """The warning to print when a non-loopback bind uses the documented default credentials."""
+    defaults = [
+        name
+        for name, value, default in (
+            ("API key (--api-key)", api_key, DEFAULT_API_KEY),
+            ("admin token (--admin-token)", admin_token, DEFAULT_ADMIN_TOKEN),
+        )
+        if value == default
+    ]
+    if is_loopback(host) or not defaults:
+        return None
+    return (
+        f"WARNING: --host {host} is not a loopback address and the default "
+        f"{' and '.join(defaults)} is in use: anyone who can reach this port can use the API "
+        "and the admin API (reset, seed, faults). Set your own values, or bind to 127.0.0.1."
+    )
 
 
 def _exit_on_signal(signum: int, frame: FrameType | None) -> None:
@@ -88,21 +127,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-finished-runs", type=int, help="keep at most N finished runs")
     serve.add_argument("--faults", type=_faults, help="fault config: JSON object or file")
     serve.add_argument("--log-file", type=Path, help="append the request log to this file")
+    serve.add_argument(
+        "--max-body-bytes",
+        type=_size,
+        metavar="SIZE",
+        help="largest request body, in bytes or with a unit (64MiB, 500kB); larger ones get "
+        f"413 (default {DEFAULT_MAX_BODY_BYTES // (1024 * 1024)}MiB)",
+    )
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script."""
-    args = build_parser().parse_args(argv)
-    data = load_seed_file(args.seed) if args.seed else {}
-    if args.faults is not None:
-        data["faults"] = args.faults
-    from_seed = seed_settings(data)
+def _settings(args: argparse.Namespace, from_seed: SeedSettings) -> Settings:
     time_scale = args.time_scale if args.time_scale is not None else from_seed.time_scale or 1.0
-    if time_scale <= 0:
-        print("--time-scale must be > 0", file=sys.stderr)
-        return 2
-    settings = Settings(
+    return Settings(
         api_key=args.api_key,
         admin_token=args.admin_token,
         time_scale=time_scale,
@@ -110,7 +147,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_finished_runs=args.max_finished_runs
         if args.max_finished_runs is not None
         else from_seed.max_finished_runs,
+        max_body_bytes=args.max_body_bytes
+        if args.max_body_bytes is not None
+        else from_seed.max_body_bytes or DEFAULT_MAX_BODY_BYTES,
     )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        data = load_seed_file(args.seed) if args.seed else {}
+        if args.faults is not None:
+            data["faults"] = args.faults
+        # Validated in full before serving: a bad seed is one clear line, not a traceback.
+        from_seed = seed_settings(data)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        print(f"cyberdesk-emulator: {exc}", file=sys.stderr)
+        return 2
+    settings = _settings(args, from_seed)
+    time_scale = settings.time_scale
+    if time_scale <= 0:
+        print("--time-scale must be > 0", file=sys.stderr)
+        return 2
+    warning = exposure_warning(args.host, args.api_key, args.admin_token)
+    if warning:
+        print(warning, file=sys.stderr)
     configure_logging(args.log_file)
     console = logging.StreamHandler()
     console.setFormatter(logging.Formatter("%(asctime)s %(message)s"))

@@ -12,6 +12,7 @@ from fastapi import HTTPException
 
 from .auth import find_machine, find_pool, find_run, find_session, find_workflow
 from .blobs import Blob
+from .limits import check_stored_inputs
 from .runtime import Emulator
 from .schemas import (
     ChainCreate,
@@ -23,6 +24,7 @@ from .schemas import (
     RunUpdate,
 )
 from .state import Attachment, Organization, Run, Workflow, new_id
+from .strict_json import dumps
 
 DEFAULT_TARGET = "~/CyberdeskTransfers/"
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -146,6 +148,10 @@ def bulk_create(
         session_id = find_session(emu, org, body.session_id)
     elif body.start_session:
         session_id = new_id()
+    if body.count > 1 and body.input_values:
+        size = len(dumps(body.input_values))
+        limit = emu.settings.max_body_bytes
+        check_stored_inputs(limit, body.count * size, f"A bulk of {body.count} runs")
     files = file_blobs(emu, body.file_inputs or [])
     runs: list[Run] = []
     for _ in range(body.count):
@@ -193,6 +199,10 @@ def create_chain(
 ) -> tuple[str, list[Run]]:
     """``POST /v1/runs/chain``: one run per step in one session, executed in step order."""
     workflows = [find_workflow(emu, org, step.workflow_id) for step in body.steps]
+    if len(body.steps) > 1 and body.shared_inputs:
+        total = len(body.steps) * len(dumps(body.shared_inputs))
+        limit = emu.settings.max_body_bytes
+        check_stored_inputs(limit, total, f"A chain of {len(body.steps)} steps")
     new_session = body.session_id is None
     if new_session:
         _check_placement(emu, org, body.machine_id, body.pool_ids)
@@ -252,11 +262,9 @@ def retry_run(emu: Emulator, org: Organization, run_id: object, body: RunRetry) 
         run.release_session_after = None
     store = emu.store
     store.finished.pop(run.id, None)
-    for att_id in run.output_attachment_ids:
-        store.drop_attachment(att_id)
+    store.drop_run_attachments(run, run.output_attachment_ids)
     if body.file_inputs is not None:
-        for att_id in run.input_attachment_ids:
-            store.drop_attachment(att_id)
+        store.drop_run_attachments(run, run.input_attachment_ids)
         files = file_blobs(emu, body.file_inputs)
         run.input_attachment_ids = input_attachments(emu, org, run.id, files)
     store.vault.delete(run.sensitive_input_aliases)
@@ -306,10 +314,27 @@ _PLAIN_FIELDS = (
 )
 
 
+def _check_attachment_ids(emu: Emulator, org: Organization, ids: list[str]) -> None:
+    """404 naming ``output_attachment_ids`` unless every id is an attachment of the org.
+
+    Unchecked, another organization's id let a run list its metadata and delete its file.
+    """
+    for index, att_id in enumerate(ids):
+        att = emu.store.attachments.get(att_id)
+        if att is None or att.org_id != org.id:
+            raise HTTPException(
+                status_code=404,
+                detail=f"Run attachment {att_id[:64]} not found (output_attachment_ids[{index}]): "
+                "list only attachments of your organization",
+            )
+
+
 def update_run(emu: Emulator, org: Organization, run_id: object, body: RunUpdate) -> Run:
     """``PATCH /v1/runs/{id}``; a terminal ``status`` on an active run stops it for real."""
     run = find_run(emu, org, run_id)
     sent = body.model_fields_set
+    if "output_attachment_ids" in sent:
+        _check_attachment_ids(emu, org, body.output_attachment_ids or [])
     # An explicit null status means "leave it": a run always has a status.
     target = body.status
     if target is not None and target != run.status:

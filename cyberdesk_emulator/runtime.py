@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from .blobs import BlobStore
 from .faults import FaultInjector
 from .idempotency import IdempotencyStore
+from .limits import DEFAULT_MAX_BODY_BYTES
 from .scheduler import Scheduler
 from .signing import UrlSigner
 from .state import Store
@@ -28,11 +29,13 @@ class Settings:
     time_scale: float = 1.0
     rng_seed: int = 0
     max_finished_runs: int | None = None
+    #: Largest request body accepted (413 above it); the admin upload route is exempt.
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
     def __repr__(self) -> str:
         return (
             f"Settings(time_scale={self.time_scale}, rng_seed={self.rng_seed}, "
-            f"max_finished_runs={self.max_finished_runs})"
+            f"max_finished_runs={self.max_finished_runs}, max_body_bytes={self.max_body_bytes})"
         )
 
 
@@ -42,6 +45,8 @@ class Emulator:
     def __init__(self, settings: Settings) -> None:
         if settings.time_scale <= 0:
             raise ValueError("time_scale must be > 0")
+        if settings.max_body_bytes < 1:
+            raise ValueError("max_body_bytes must be >= 1")
         self.settings = settings
         self.blobs = BlobStore()
         self.store = Store(self.blobs)

@@ -15,6 +15,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, field_validator
 
+from .media import MEDIA_TYPE_PATTERN, check_media_type
+
 MAX_BULK = 1000
 
 
@@ -222,7 +224,7 @@ class AttachmentCreate(BaseModel):
     run_id: UUID
     filename: str = Field(min_length=1, max_length=255)
     content: str = Field(json_schema_extra={"format": "byte"})
-    content_type: str = Field(max_length=255)
+    content_type: str = Field(max_length=255, json_schema_extra={"pattern": MEDIA_TYPE_PATTERN})
     attachment_type: AttachmentType
     target_path: str | None = None
     cleanup_imports_after_run: bool = False
@@ -232,6 +234,12 @@ class AttachmentCreate(BaseModel):
     @classmethod
     def _valid_base64(cls, value: str) -> str:
         return check_base64(value)
+
+    @field_validator("content_type")
+    @classmethod
+    def _valid_media_type(cls, value: str) -> str:
+        # Stored, it becomes a header of every download: no CR/LF/NUL, no free text.
+        return check_media_type(value)
 
 
 class AttachmentUpdate(BaseModel):

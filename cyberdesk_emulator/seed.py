@@ -11,19 +11,23 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .behaviors import Behavior
 from .faults import FaultConfig
+from .limits import parse_size
 from .runtime import DEFAULT_ORG_ID, Emulator
 from .schemas import MachineStatus
-from .signing import new_webhook_secret
+from .signing import check_webhook_secret, new_webhook_secret
 from .state import Machine, Organization, Pool, WebhookEndpoint, new_id
+from .strict_json import find_unstorable
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Seeds carry secrets (webhook secrets, sensitive parameters): errors never show values.
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
 
 class SeedWorkflow(_Strict):
@@ -72,6 +76,23 @@ class SeedWebhook(_Strict):
     secret: str | None = None
     event_types: list[str] = Field(default_factory=lambda: ["run_complete"])
 
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        # Checked here: a URL the HTTP client cannot use would only fail inside a delivery.
+        try:
+            url = httpx.URL(value)
+        except (httpx.InvalidURL, TypeError):
+            url = None
+        if url is None or url.scheme not in ("http", "https") or not url.host:
+            raise ValueError("url must be an absolute http:// or https:// URL")
+        return value
+
+    @field_validator("secret")
+    @classmethod
+    def _svix_secret(cls, value: str | None) -> str | None:
+        return None if value is None else check_webhook_secret(value)
+
 
 class SeedContent(_Strict):
     """Objects owned by one organization."""
@@ -96,6 +117,13 @@ class SeedSettings(_Strict):
     time_scale: float | None = Field(default=None, gt=0)
     rng_seed: int | None = None
     max_finished_runs: int | None = Field(default=None, ge=0)
+    max_body_bytes: int | None = None
+
+    @field_validator("max_body_bytes", mode="before")
+    @classmethod
+    def _size(cls, value: object) -> object:
+        # Bytes, or a size with a unit ("64MiB"), like --max-body-bytes.
+        return parse_size(value) if isinstance(value, (int, str)) else value
 
 
 class Seed(SeedContent):
@@ -175,12 +203,32 @@ def _apply_content(emu: Emulator, org: Organization, content: SeedContent) -> di
     return summary
 
 
+def seed_errors(exc: ValidationError) -> str:
+    """One line per error, ``field.path: message``, without the submitted values."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or '<document>'}: {err['msg']}"
+        for err in exc.errors(include_input=False, include_url=False)
+    )
+
+
+def _validated(data: dict[str, Any]) -> Seed:
+    """The parsed document; ``ValueError`` naming the field for anything unusable."""
+    problem = find_unstorable(data)
+    if problem is not None:
+        where = ".".join(str(p) for p in problem["loc"]) or "<document>"
+        raise ValueError(f"seed {where}: {problem['msg']}")
+    try:
+        return Seed.model_validate(data)
+    except ValidationError as exc:
+        raise ValueError(f"invalid seed: {seed_errors(exc)}") from None
+
+
 def apply_seed(emu: Emulator, data: dict[str, Any]) -> dict[str, Any]:
     """Add a seed document's objects to a running emulator; returns the ids created.
 
-    Raises ``pydantic.ValidationError`` / ``ValueError`` on a malformed document.
+    Raises ``ValueError`` naming the field on a malformed document (never echoing values).
     """
-    seed = Seed.model_validate(data)
+    seed = _validated(data)
     store = emu.store
     summary: dict[str, Any] = {"organizations": {}}
     default_org = store.orgs[DEFAULT_ORG_ID]
@@ -200,4 +248,4 @@ def apply_seed(emu: Emulator, data: dict[str, Any]) -> dict[str, Any]:
 
 def seed_settings(data: dict[str, Any]) -> SeedSettings:
     """The ``settings`` section of a seed document (defaults when absent)."""
-    return Seed.model_validate(data).settings or SeedSettings()
+    return _validated(data).settings or SeedSettings()

@@ -12,6 +12,7 @@ import uvicorn
 
 from .admin_client import EmulatorAdmin
 from .app import configure_logging, create_app
+from .limits import DEFAULT_MAX_BODY_BYTES, parse_size
 from .runtime import DEFAULT_ADMIN_TOKEN, DEFAULT_API_KEY, Emulator, Settings
 from .seed import load_seed_file, seed_settings
 
@@ -22,7 +23,8 @@ class EmulatorServer:
     """A running emulator; use as a context manager or call ``start()`` / ``stop()``.
 
     Attributes after ``start()``: ``url``, ``api_key``, ``admin`` (:class:`EmulatorAdmin`),
-    ``emulator`` (the in-process runtime, for white-box inspection).
+    ``emulator`` (the in-process runtime, for white-box inspection). ``max_body_bytes`` (bytes
+    or ``"16MiB"``) caps request bodies (413 above it; default 64 MiB or the seed's setting).
     """
 
     def __init__(
@@ -38,6 +40,7 @@ class EmulatorServer:
         rng_seed: int | None = None,
         max_finished_runs: int | None = None,
         faults: dict[str, Any] | None = None,
+        max_body_bytes: int | str | None = None,
     ) -> None:
         data = load_seed_file(seed) if isinstance(seed, (str, Path)) else dict(seed or {})
         if faults is not None:
@@ -56,6 +59,9 @@ class EmulatorServer:
             max_finished_runs=max_finished_runs
             if max_finished_runs is not None
             else from_seed.max_finished_runs,
+            max_body_bytes=parse_size(max_body_bytes)
+            if max_body_bytes is not None
+            else from_seed.max_body_bytes or DEFAULT_MAX_BODY_BYTES,
         )
         self.emulator = Emulator(settings)
         self._seed = data

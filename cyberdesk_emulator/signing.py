@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import secrets
@@ -54,6 +55,24 @@ def svix_headers(
         "svix-signature": f"v1,{digest}",
         "content-type": "application/json",
     }
+
+
+def check_webhook_secret(secret: str) -> str:
+    """``secret`` when it is usable as a Svix signing key, else ValueError (never echoing it).
+
+    Svix secrets are ``whsec_`` + base64 of the key bytes; a value that does not decode would
+    only fail later, inside a delivery.
+    """
+    try:
+        key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+    except (binascii.Error, ValueError):
+        key = b""
+    if not key:
+        raise ValueError(
+            "secret must be 'whsec_' followed by base64-encoded key bytes (as Svix issues "
+            "them); omit it to have one generated"
+        )
+    return secret
 
 
 def new_webhook_secret() -> str:

@@ -234,6 +234,17 @@ class Store:
             att.blob.release()
         return att
 
+    def drop_run_attachments(self, run: Run, att_ids: list[str]) -> None:
+        """Delete those of ``att_ids`` that belong to ``run`` (same run, same organization).
+
+        A run's id lists are client-writable (``PATCH output_attachment_ids``): deleting or
+        retrying a run must never delete a file of another run, let alone another organization.
+        """
+        for att_id in att_ids:
+            att = self.attachments.get(att_id)
+            if att is not None and att.run_id == run.id and att.org_id == run.org_id:
+                self.drop_attachment(att_id)
+
     # ------------------------------------------------------------ runs
     def next_seq(self) -> int:
         """Monotonic queue sequence (FIFO order, session order)."""
@@ -267,8 +278,7 @@ class Store:
         if run.session_id:
             self.runs_by_session.get(run.session_id, {}).pop(run_id, None)
         self.finished.pop(run_id, None)
-        for att_id in [*run.input_attachment_ids, *run.output_attachment_ids]:
-            self.drop_attachment(att_id)
+        self.drop_run_attachments(run, [*run.input_attachment_ids, *run.output_attachment_ids])
         self.vault.delete(run.sensitive_input_aliases)
         return run
 
@@ -299,6 +309,13 @@ class Store:
             return True
         machine = self.session_machine(session_id)
         return machine is not None and machine.org_id == org_id
+
+    def session_elsewhere(self, org_id: str, session_id: str) -> bool:
+        """True when another organization has runs in the session or a machine holding it."""
+        if any(r.org_id != org_id for r in self.session_runs(session_id)):
+            return True
+        machine = self.session_machine(session_id)
+        return machine is not None and machine.org_id != org_id
 
     def mark_finished(self, run: Run, cap: int | None) -> list[str]:
         """Record a finished run; evict the oldest finished ones beyond ``cap``."""

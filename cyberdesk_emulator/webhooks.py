@@ -64,15 +64,20 @@ class WebhookDispatcher:
             "delivered": False,
         }
         self.deliveries.append(record)
+        try:
+            svix_headers(secret, msg_id, body)
+        except ValueError:  # binascii.Error too; seeds validate secrets, this is a backstop
+            logger.warning("webhook endpoint has an unusable secret: delivery skipped")
+            record["error"] = "invalid webhook secret"
+            return
         for delay in RETRY_DELAYS:
             if delay:
                 await asyncio.sleep(delay)
             record["attempts"] += 1
             try:
-                response = await self._client.post(
-                    url, content=body, headers=svix_headers(secret, msg_id, body)
-                )
-            except httpx.HTTPError as exc:
+                headers = svix_headers(secret, msg_id, body)  # fresh timestamp per attempt
+                response = await self._client.post(url, content=body, headers=headers)
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
                 logger.info("webhook delivery to endpoint failed: %s", type(exc).__name__)
                 continue
             record["status_code"] = response.status_code

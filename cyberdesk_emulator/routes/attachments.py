@@ -10,7 +10,7 @@ import base64
 import time
 from datetime import datetime, timezone
 from typing import Annotated
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
@@ -18,6 +18,7 @@ from fastapi.responses import StreamingResponse
 
 from cyberdesk_emulator.auth import EmuDep, OrgDep, find_attachment, find_run
 from cyberdesk_emulator.blobs import stream
+from cyberdesk_emulator.media import download_headers, served_type
 from cyberdesk_emulator.responses import (
     AttachmentOut,
     AttachmentPage,
@@ -30,28 +31,37 @@ from cyberdesk_emulator.schemas import (
     AttachmentUpdate,
 )
 from cyberdesk_emulator.state import Attachment, new_id
+from cyberdesk_emulator.strict_json import StrictJSONRoute
 from cyberdesk_emulator.wire import attachment_wire, iso
 
 from .common import API_ERRORS, IdempotencyKey, Limit, Skip, json_response, no_content, utc
 
-router = APIRouter(prefix="/v1/run-attachments", tags=["run-attachments"], responses=API_ERRORS)
+router = APIRouter(
+    prefix="/v1/run-attachments",
+    tags=["run-attachments"],
+    responses=API_ERRORS,
+    route_class=StrictJSONRoute,
+)
 signed_router = APIRouter(include_in_schema=False)
 
 SIGNED_PATH = "/_files/run-attachments"
 
 
 def _file_response(att: Attachment) -> Response:
-    headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(att.filename)}"}
+    # Same headers for the keyed route and the key-less signed URL: always a download, never
+    # sniffed, never rendered as a page of the emulator's origin (see ``media``).
+    headers = download_headers(att.filename)
+    media_type = served_type(att.content_type)
     blob = att.blob
     if blob.path is None:
-        return Response(content=blob.data, media_type=att.content_type, headers=headers)
+        return Response(content=blob.data, media_type=media_type, headers=headers)
     try:
         # Opened before answering: deleting the attachment mid-download cannot cut it short.
         reader = blob.open()
     except FileNotFoundError:
         raise HTTPException(status_code=404, detail="File not found") from None
     headers["Content-Length"] = str(blob.size)
-    return StreamingResponse(stream(reader), media_type=att.content_type, headers=headers)
+    return StreamingResponse(stream(reader), media_type=media_type, headers=headers)
 
 
 @router.get("", response_model=AttachmentPage)
@@ -67,13 +77,14 @@ async def list_attachments(
     store = emu.store
     if run_id is not None:
         run = store.runs.get(str(run_id))
-        if run is None or run.org_id != org.id:
-            candidates = []
-        else:
+        ids: list[str] = []
+        if run is not None and run.org_id == org.id:
             ids = [*run.input_attachment_ids, *run.output_attachment_ids]
-            candidates = [store.attachments[i] for i in ids if i in store.attachments]
+        candidates = [store.attachments[i] for i in ids if i in store.attachments]
     else:
-        candidates = [a for a in store.attachments.values() if a.org_id == org.id]
+        candidates = list(store.attachments.values())
+    # Whatever a run's id lists say, only the organization's own attachments are listed.
+    candidates = [a for a in candidates if a.org_id == org.id]
     if attachment_type is not None:
         candidates = [a for a in candidates if a.attachment_type == attachment_type.value]
     candidates.sort(key=lambda a: a.created_at, reverse=True)

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, HTTPException, Response
 
 from cyberdesk_emulator.auth import EmuDep, OrgDep, find_machine, find_pool
 from cyberdesk_emulator.responses import (
@@ -22,6 +22,7 @@ from cyberdesk_emulator.schemas import (
     MachineUpdate,
 )
 from cyberdesk_emulator.state import Machine, Vault, new_id, utcnow
+from cyberdesk_emulator.strict_json import StrictJSONRoute
 from cyberdesk_emulator.wire import machine_pools, machine_wire, pool_wire
 
 from .common import (
@@ -37,7 +38,9 @@ from .common import (
     utc,
 )
 
-router = APIRouter(prefix="/v1/machines", tags=["machines"], responses=API_ERRORS)
+router = APIRouter(
+    prefix="/v1/machines", tags=["machines"], responses=API_ERRORS, route_class=StrictJSONRoute
+)
 
 _META = ("name", "version", "hostname", "os_info")
 
@@ -155,6 +158,13 @@ async def update_machine(
     """PATCH semantics; ``reserved_session_id: null`` cancels the session's runs and frees it."""
     machine = find_machine(emu, org, machine_id)
     sent = body.model_fields_set
+    wanted = body.reserved_session_id
+    if wanted is not None and emu.store.session_elsewhere(org.id, str(wanted)):
+        # Reserving another organization's session would steal its machine reservation and
+        # let this organization's runs join it (and read its outputs through $ref).
+        raise HTTPException(
+            status_code=404, detail=f"Session {wanted} not found (reserved_session_id)"
+        )
     for key in _META:
         if key in sent:
             machine.fields[key] = getattr(body, key)

@@ -20,6 +20,7 @@ from cyberdesk_emulator.schemas import (
     PoolUpdate,
 )
 from cyberdesk_emulator.state import Pool, new_id, utcnow
+from cyberdesk_emulator.strict_json import StrictJSONRoute
 from cyberdesk_emulator.wire import machine_wire, pool_machines, pool_wire
 
 from .common import (
@@ -34,7 +35,9 @@ from .common import (
 )
 from .machines import replace_secrets
 
-router = APIRouter(prefix="/v1/pools", tags=["pools"], responses=API_ERRORS)
+router = APIRouter(
+    prefix="/v1/pools", tags=["pools"], responses=API_ERRORS, route_class=StrictJSONRoute
+)
 
 
 def _with_machines(emu: Emulator, pool: Pool) -> dict[str, Any]:

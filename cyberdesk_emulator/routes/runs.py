@@ -30,6 +30,7 @@ from cyberdesk_emulator.schemas import (
     RunUpdate,
 )
 from cyberdesk_emulator.state import Run
+from cyberdesk_emulator.strict_json import StrictJSONRoute
 from cyberdesk_emulator.wire import machine_wire, pool_wire, run_projector, run_wire, workflow_wire
 
 from .common import (
@@ -45,7 +46,9 @@ from .common import (
     utc,
 )
 
-router = APIRouter(prefix="/v1/runs", tags=["runs"], responses=API_ERRORS)
+router = APIRouter(
+    prefix="/v1/runs", tags=["runs"], responses=API_ERRORS, route_class=StrictJSONRoute
+)
 
 
 def _side_load(emu: Emulator, runs: list[Run], names: set[str], out: Included) -> None:

@@ -22,6 +22,7 @@ from cyberdesk_emulator.schemas import (
     WorkflowUpdate,
 )
 from cyberdesk_emulator.state import Organization, Workflow, new_id, utcnow
+from cyberdesk_emulator.strict_json import StrictJSONRoute
 from cyberdesk_emulator.wire import iso, workflow_wire
 
 from .common import (
@@ -36,7 +37,9 @@ from .common import (
     utc,
 )
 
-router = APIRouter(prefix="/v1/workflows", tags=["workflows"], responses=API_ERRORS)
+router = APIRouter(
+    prefix="/v1/workflows", tags=["workflows"], responses=API_ERRORS, route_class=StrictJSONRoute
+)
 
 _FIELDS = (
     "name",
