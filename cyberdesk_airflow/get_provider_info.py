@@ -69,6 +69,14 @@ def get_provider_info() -> dict[str, Any]:
                         "schema": {"type": ["integer", "null"], "default": 3},
                         "description": "Retries of rate-limited, failed or timed-out requests.",
                     },
+                    "allow_insecure_http": {
+                        "label": "Allow plain http (insecure)",
+                        "schema": {"type": ["boolean", "null"], "default": False},
+                        "description": (
+                            "Send the API key over plain http to a host other than this machine. "
+                            "Off: such a base URL is refused. Trusted networks only."
+                        ),
+                    },
                 },
             }
         ],

@@ -18,20 +18,23 @@ from cyberdesk_core import (
     acancel_active_runs,
     cancel_active_runs,
 )
+from cyberdesk_core.transport import check_base_url
 
 #: Base URL used when the connection has no host (Cyberdesk Cloud).
 CYBERDESK_CLOUD_URL = DEFAULT_BASE_URL
 
 _EXTRA_TIMEOUT = "timeout"
 _EXTRA_MAX_RETRIES = "max_retries"
+_EXTRA_ALLOW_HTTP = "allow_insecure_http"
 
 
 class CyberdeskHook(BaseHook):
     """Talk to the Cyberdesk API with the credentials of an Airflow connection.
 
     The connection keeps the API key in ``password`` and an optional base URL in ``host``
-    (Cyberdesk Cloud when empty). Extras: ``timeout`` (seconds per HTTP request) and
-    ``max_retries`` (retries of transient failures).
+    (Cyberdesk Cloud when empty). Extras: ``timeout`` (seconds per HTTP request),
+    ``max_retries`` (retries of transient failures) and ``allow_insecure_http`` (send the key
+    over plain http to a host other than this machine; off by default, trusted networks only).
 
     :param cyberdesk_conn_id: Airflow connection id of type ``cyberdesk``.
     :param timeout: Per-request timeout in seconds; overrides the connection's ``timeout`` extra.
@@ -75,7 +78,7 @@ class CyberdeskHook(BaseHook):
         """Extra form fields for Airflow < 3.2 (newer versions read ``conn-fields``)."""
         from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
         from flask_babel import lazy_gettext
-        from wtforms import IntegerField, StringField
+        from wtforms import BooleanField, IntegerField, StringField
 
         return {
             _EXTRA_TIMEOUT: StringField(
@@ -83,6 +86,9 @@ class CyberdeskHook(BaseHook):
             ),
             _EXTRA_MAX_RETRIES: IntegerField(
                 lazy_gettext("Max retries"), widget=BS3TextFieldWidget()
+            ),
+            _EXTRA_ALLOW_HTTP: BooleanField(
+                lazy_gettext("Allow plain http (insecure)"), default=False
             ),
         }
 
@@ -101,7 +107,19 @@ class CyberdeskHook(BaseHook):
         max_retries = (
             self.max_retries if self.max_retries is not None else extra.get(_EXTRA_MAX_RETRIES)
         )
-        kwargs: dict[str, Any] = {"api_key": api_key, "base_url": _base_url(conn)}
+        allow_http = _flag(extra.get(_EXTRA_ALLOW_HTTP), _EXTRA_ALLOW_HTTP, self.cyberdesk_conn_id)
+        # Checked here too so the error names the connection and the extra that allows http.
+        base_url = check_base_url(
+            _base_url(conn),
+            allow_insecure_http=allow_http,
+            source=f"the host of Airflow connection {self.cyberdesk_conn_id!r}",
+            allow_hint=f'set "{_EXTRA_ALLOW_HTTP}": true in the connection\'s extra',
+        )
+        kwargs: dict[str, Any] = {
+            "api_key": api_key,
+            "base_url": base_url,
+            "allow_insecure_http": allow_http,
+        }
         if timeout not in (None, ""):
             kwargs["timeout"] = float(timeout)
         if max_retries not in (None, ""):
@@ -186,6 +204,20 @@ def _extra(conn: Any) -> dict[str, Any]:
     # Fields saved through the pre-3.2 form carry the ``extra__cyberdesk__`` prefix.
     prefix = "extra__cyberdesk__"
     return {key.removeprefix(prefix): value for key, value in data.items()}
+
+
+def _flag(value: object, name: str, conn_id: str) -> bool:
+    """A boolean extra: JSON true/false, or the strings the connection form and URIs produce."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off", ""):
+        return False
+    raise ConfigurationError(
+        f"Connection {conn_id!r}: extra {name!r} must be true or false, got {value!r}."
+    )
 
 
 def _base_url(conn: Any) -> str:

@@ -21,7 +21,9 @@ class AsyncCyberdeskClient(ClientBase[AsyncTransport], AsyncClosing):
     """Asyncio Cyberdesk API client (same surface as `CyberdeskClient`, coroutines).
 
     `api_key` / `base_url` default to CYBERDESK_API_KEY / CYBERDESK_BASE_URL (base URL default
-    https://api.cyberdesk.io). Use `async with` or call `await aclose()`.
+    https://api.cyberdesk.io). The key is sent over https, or plain http only to this machine
+    (localhost, 127.0.0.0/8, ::1) unless `allow_insecure_http=True`.
+    Use `async with` or call `await aclose()`.
     """
 
     def __init__(
@@ -35,8 +37,9 @@ class AsyncCyberdeskClient(ClientBase[AsyncTransport], AsyncClosing):
         retry_policy: RetryPolicy | None = None,
         sleep: Callable[[float], Awaitable[None]] | None = None,
         rng: Callable[[], float] | None = None,
+        allow_insecure_http: bool = False,
     ) -> None:
-        config = ClientConfig.resolve(api_key, base_url, timeout)
+        config = ClientConfig.resolve(api_key, base_url, timeout, allow_insecure_http)
         policy = retry_policy or RetryPolicy(max_retries=max_retries)
         self._transport = AsyncTransport(config, policy, transport=transport, sleep=sleep, rng=rng)
         self.runs = Runs(self._transport)

@@ -22,7 +22,9 @@ class CyberdeskClient(ClientBase[SyncTransport]):
     """Blocking Cyberdesk API client.
 
     `api_key` / `base_url` default to CYBERDESK_API_KEY / CYBERDESK_BASE_URL (base URL default
-    https://api.cyberdesk.io). Use as a context manager or call `close()`.
+    https://api.cyberdesk.io). The key is sent over https, or plain http only to this machine
+    (localhost, 127.0.0.0/8, ::1) unless `allow_insecure_http=True`.
+    Use as a context manager or call `close()`.
     """
 
     def __init__(
@@ -36,8 +38,9 @@ class CyberdeskClient(ClientBase[SyncTransport]):
         retry_policy: RetryPolicy | None = None,
         sleep: Callable[[float], None] | None = None,
         rng: Callable[[], float] | None = None,
+        allow_insecure_http: bool = False,
     ) -> None:
-        config = ClientConfig.resolve(api_key, base_url, timeout)
+        config = ClientConfig.resolve(api_key, base_url, timeout, allow_insecure_http)
         policy = retry_policy or RetryPolicy(max_retries=max_retries)
         self._transport = SyncTransport(config, policy, transport=transport, sleep=sleep, rng=rng)
         self.runs = Runs(self._transport)

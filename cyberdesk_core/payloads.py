@@ -16,7 +16,18 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, Secret, SecretStr, field_validator
 from pydantic.types import _SecretBase
 
-__all__ = ["ChainStep", "FileInput", "RefValue", "conceal", "to_jsonable"]
+from cyberdesk_core.errors import ConfigurationError
+
+__all__ = [
+    "ChainStep",
+    "FileInput",
+    "RefValue",
+    "check_text",
+    "conceal",
+    "lone_surrogate_path",
+    "to_jsonable",
+    "unencodable_request",
+]
 
 
 class RefValue:
@@ -29,8 +40,6 @@ class RefValue:
 
     def __init__(self, ref: str) -> None:
         if not isinstance(ref, str) or not ref.strip():
-            from cyberdesk_core.errors import ConfigurationError
-
             raise ConfigurationError("RefValue needs a non-empty path like 'step1.outputs.total'.")
         self.ref = ref
 
@@ -83,17 +92,19 @@ class FileInput(BaseModel):
         target_path: str | None = None,
         cleanup_imports_after_run: bool = False,
         filename: str | None = None,
+        max_bytes: int | None = None,
     ) -> FileInput:
-        """Read a local file; raises `ConfigurationError` if it is missing or a directory."""
-        from cyberdesk_core.errors import ConfigurationError
+        """Read a local regular file (symlinks resolved) of at most `max_bytes`.
 
-        p = Path(path)
-        if not p.is_file():
-            what = "is a directory" if p.is_dir() else "does not exist"
-            raise ConfigurationError(f"file_inputs: {str(p)!r} {what}; pass an existing file.")
+        `max_bytes` defaults to CYBERDESK_MAX_FILE_INPUT_BYTES or 25 MiB and is checked before
+        reading. Raises `ConfigurationError` if the file is missing, a directory, a special file
+        (device, FIFO, /proc) or too large.
+        """
+        from cyberdesk_core.inputs import read_file_input
+
         return cls.from_bytes(
-            filename or p.name,
-            p.read_bytes(),
+            filename or Path(path).name,
+            read_file_input(path, max_bytes=max_bytes),
             target_path=target_path,
             cleanup_imports_after_run=cleanup_imports_after_run,
         )
@@ -179,3 +190,72 @@ def to_jsonable(value: Any, *, reveal: bool = False) -> Any:
     if isinstance(value, Sequence | set | frozenset) and not isinstance(value, bytes | bytearray):
         return [to_jsonable(v, reveal=reveal) for v in value]
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _is_text(value: str) -> bool:
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def lone_surrogate_path(value: Any, where: str = "") -> str | None:
+    """Where in JSON-ready `value` a string (or key) is not valid Unicode text, or None.
+
+    Such text (a lone surrogate, e.g. from `surrogateescape` decoding) cannot be encoded as
+    UTF-8, so a request carrying it could not be sent. The path never includes the text itself.
+    """
+    if isinstance(value, str):
+        return None if _is_text(value) else (where or "a value")
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if isinstance(key, str) and not _is_text(key):
+                return f"a key of {where or 'the request body'}"
+            found = lone_surrogate_path(item, f"{where}.{key}" if where else str(key))
+            if found is not None:
+                return found
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            found = lone_surrogate_path(item, f"{where}[{i}]")
+            if found is not None:
+                return found
+    return None
+
+
+def _surrogate_error(path: str) -> ConfigurationError:
+    return ConfigurationError(
+        f"{path} contains a lone surrogate (an unpaired code point U+D800..U+DFFF): it is not "
+        "valid Unicode text and cannot be sent. Fix the text where it is produced (for example "
+        "decode bytes with errors='replace', not 'surrogateescape')."
+    )
+
+
+def check_text(value: Any, field: str) -> None:
+    """Raise `ConfigurationError` naming the place if JSON-ready `value` holds invalid text."""
+    path = lone_surrogate_path(value, field)
+    if path is not None:
+        raise _surrogate_error(path)
+
+
+def unencodable_request(
+    body: Any, params: Sequence[tuple[str, str]], idempotency_key: str | None
+) -> ConfigurationError:
+    """The error for a request that cannot be encoded (the transport raises it, nothing sent)."""
+    path = lone_surrogate_path(body)
+    if path is None:
+        path = next(
+            (f"query parameter {k!r}" for k, v in params if _is_text(k) and not _is_text(v)), None
+        )
+    if path is not None:
+        return _surrogate_error(path)
+    if idempotency_key is not None and not idempotency_key.isascii():
+        return ConfigurationError(
+            "idempotency_key must be ASCII text: it is sent as an HTTP header."
+        )
+    return ConfigurationError(
+        "The request holds text that cannot be encoded (not valid Unicode); check the ids, "
+        "names and values passed to this call."
+    )

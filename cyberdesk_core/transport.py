@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import os
 import random
 import ssl
 import time
@@ -20,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
-from pydantic import SecretStr
 
+from cyberdesk_core._config import DEFAULT_BASE_URL, ClientConfig, check_base_url
 from cyberdesk_core._request import NO_BODY, Call, RequestSpec
 from cyberdesk_core.errors import (
     APIConnectionError,
@@ -32,7 +31,7 @@ from cyberdesk_core.errors import (
     parse_retry_after,
 )
 from cyberdesk_core.idempotency import new_idempotency_key
-from cyberdesk_core.payloads import to_jsonable
+from cyberdesk_core.payloads import to_jsonable, unencodable_request
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -43,6 +42,7 @@ __all__ = [
     "SyncTransport",
     "TransportBase",
     "backoff_delay",
+    "check_base_url",
     "retry_delay",
 ]
 
@@ -50,8 +50,6 @@ logger = logging.getLogger("cyberdesk_core")
 
 T = TypeVar("T")
 
-DEFAULT_BASE_URL = "https://api.cyberdesk.io"
-CLOUD_DASHBOARD_URL = "https://cyberdesk.io/dashboard/runs"
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 USER_AGENT = f"cyberdesk-orchestration/0.1.0 httpx/{httpx.__version__}"
 
@@ -67,43 +65,6 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         if self.max_retries < 0 or self.min_delay < 0 or self.max_delay < 0:
             raise ConfigurationError("RetryPolicy values must be >= 0.")
-
-
-@dataclass(frozen=True)
-class ClientConfig:
-    """Resolved client settings; the API key stays a SecretStr until a request is built."""
-
-    api_key: SecretStr
-    base_url: str
-    timeout: float
-
-    @classmethod
-    def resolve(
-        cls, api_key: str | SecretStr | None, base_url: str | None, timeout: float
-    ) -> ClientConfig:
-        """Fill missing values from CYBERDESK_API_KEY / CYBERDESK_BASE_URL."""
-        raw = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
-        raw = raw or os.environ.get("CYBERDESK_API_KEY")
-        if not raw:
-            raise ConfigurationError(
-                "No Cyberdesk API key: pass api_key=... or set the CYBERDESK_API_KEY environment "
-                "variable."
-            )
-        url = base_url or os.environ.get("CYBERDESK_BASE_URL") or DEFAULT_BASE_URL
-        if not url.startswith(("http://", "https://")):
-            raise ConfigurationError(
-                f"base_url {url!r} must start with http:// or https:// (CYBERDESK_BASE_URL)."
-            )
-        if timeout <= 0:
-            raise ConfigurationError("timeout must be a positive number of seconds.")
-        return cls(api_key=SecretStr(raw), base_url=url.rstrip("/"), timeout=timeout)
-
-    def run_url(self, run_id: str) -> str:
-        """Dashboard page of a run."""
-        host = httpx.URL(self.base_url).host
-        if host == "cyberdesk.io" or host.endswith(".cyberdesk.io"):
-            return f"{CLOUD_DASHBOARD_URL}/{run_id}"
-        return f"{self.base_url}/dashboard/runs/{run_id}"
 
 
 @functools.cache
@@ -223,7 +184,16 @@ class TransportBase:
         kwargs: dict[str, Any] = {"params": list(spec.params), "headers": self._headers(spec)}
         if spec.json is not NO_BODY:
             kwargs["json"] = to_jsonable(spec.json, reveal=True)
-        return client.build_request(spec.method, spec.path, **kwargs)
+        try:
+            request = client.build_request(spec.method, spec.path, **kwargs)
+        except UnicodeEncodeError:
+            # Text that is not valid Unicode (a lone surrogate) cannot be encoded; say which
+            # field holds it instead of surfacing the codec error. Nothing has been sent.
+            raise unencodable_request(
+                kwargs.get("json"), spec.params, spec.idempotency_key
+            ) from None
+        self.config.check_request_url(request.url)
+        return request
 
     def _new_client_kwargs(self) -> dict[str, Any]:
         return {

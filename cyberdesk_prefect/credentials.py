@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from prefect.blocks.abstract import CredentialsBlock
-from pydantic import Field, SecretStr, field_validator
+from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 
 if TYPE_CHECKING:
     from prefect.blocks.core import Block
@@ -47,6 +47,8 @@ class CyberdeskCredentials(CredentialsBlock):
         base_url: Base URL of the Cyberdesk API.
         timeout: Timeout in seconds for each HTTP request.
         max_retries: How many times a transient failure is retried.
+        allow_insecure_http: Allow a plain `http://` base URL whose host is not this machine
+            (the API key would cross the network unencrypted); off by default.
 
     Example:
         Load stored Cyberdesk credentials and list recent runs:
@@ -58,6 +60,9 @@ class CyberdeskCredentials(CredentialsBlock):
             print(client.runs.list(limit=5).items)
         ```
     """
+
+    # Validation errors must not echo what was typed: it may be the API key or a URL password.
+    model_config = ConfigDict(hide_input_in_errors=True)
 
     _block_type_name = "Cyberdesk Credentials"
     _block_type_slug = "cyberdesk-credentials"
@@ -94,6 +99,15 @@ class CyberdeskCredentials(CredentialsBlock):
         ),
     )
 
+    allow_insecure_http: bool = Field(
+        default=False,
+        title="Allow plain http (insecure)",
+        description=(
+            "Send the API key over plain http to a base URL that is not this machine "
+            "(localhost). Leave off unless the network is trusted; use https instead."
+        ),
+    )
+
     @classmethod
     def __dispatch_key__(cls) -> str:
         """The block registry key: the block type slug (see `block_dispatch_key`)."""
@@ -105,12 +119,13 @@ class CyberdeskCredentials(CredentialsBlock):
         raw = value.get_secret_value()
         if not raw.strip():
             raise ValueError("api_key is empty: paste the key from the Cyberdesk dashboard.")
+        # Checked before whitespace: "Bearer cd_..." needs this more specific advice.
+        if raw.strip().lower().startswith("bearer"):
+            raise ValueError("api_key must be the bare key, without the 'Bearer' prefix.")
         if raw != raw.strip() or any(ch.isspace() for ch in raw):
             raise ValueError(
                 "api_key contains whitespace: copy the key again without spaces or line breaks."
             )
-        if raw.lower().startswith("bearer"):
-            raise ValueError("api_key must be the bare key, without the 'Bearer' prefix.")
         return value
 
     @field_validator("base_url")
@@ -120,7 +135,8 @@ class CyberdeskCredentials(CredentialsBlock):
         parsed = urlparse(value)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise ValueError(
-                f"base_url {value!r} is not an http(s) URL: use e.g. {DEFAULT_BASE_URL!r}."
+                # The value is not echoed: it may hold a user:password@ part.
+                f"base_url is not an http(s) URL: use e.g. {DEFAULT_BASE_URL!r}."
             )
         if parsed.path.rstrip("/").endswith("/v1"):
             raise ValueError(
@@ -128,6 +144,20 @@ class CyberdeskCredentials(CredentialsBlock):
                 f"e.g. {DEFAULT_BASE_URL!r}."
             )
         return value
+
+    @model_validator(mode="after")
+    def _check_key_destination(self) -> CyberdeskCredentials:
+        # The core's rule (https, or http only to loopback unless allowed; no user:password@),
+        # checked when the block is made so a bad block is never saved.
+        from cyberdesk_core.transport import check_base_url
+
+        check_base_url(
+            self.base_url,
+            allow_insecure_http=self.allow_insecure_http,
+            source="the CyberdeskCredentials block",
+            allow_hint="set allow_insecure_http=True on the CyberdeskCredentials block",
+        )
+        return self
 
     def get_client(self, **overrides: Any) -> CyberdeskClient:
         """Build a sync Cyberdesk client; use it as a context manager so it is closed.
@@ -174,6 +204,7 @@ class CyberdeskCredentials(CredentialsBlock):
             "base_url": self.base_url,
             "timeout": self.timeout,
             "max_retries": self.max_retries,
+            "allow_insecure_http": self.allow_insecure_http,
         }
         kwargs.update(overrides)
         return kwargs

@@ -48,7 +48,7 @@ def test_ui_field_behaviour_matches_hook_and_form_schema() -> None:
     assert conn["connection-type"] == CyberdeskHook.conn_type == "cyberdesk"
     assert conn["hook-name"] == CyberdeskHook.hook_name
     assert conn["hook-class-name"] == "cyberdesk_airflow.hooks.CyberdeskHook"
-    assert set(conn["conn-fields"]) == {"timeout", "max_retries"}
+    assert set(conn["conn-fields"]) == {"timeout", "max_retries", "allow_insecure_http"}
 
 
 def test_providers_manager_serves_connection_form_from_metadata() -> None:
@@ -89,7 +89,7 @@ def test_legacy_form_widgets_when_wtforms_is_available() -> None:
     pytest.importorskip("wtforms")
     pytest.importorskip("flask_appbuilder")
     widgets = CyberdeskHook.get_connection_form_widgets()
-    assert set(widgets) == {"timeout", "max_retries"}
+    assert set(widgets) == {"timeout", "max_retries", "allow_insecure_http"}
 
 
 def test_link_name_and_key() -> None:

@@ -63,5 +63,5 @@ def sim(clock: FakeClock) -> SimServer:
 @pytest.fixture
 def sim_client(sim: SimServer) -> AsyncCyberdeskClient:
     return AsyncCyberdeskClient(
-        "k", base_url="http://sim", transport=httpx.MockTransport(sim), max_retries=0
+        "k", base_url="https://sim", transport=httpx.MockTransport(sim), max_retries=0
     )

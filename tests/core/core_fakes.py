@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 API_KEY = "cd_test_secret_key_123"
-BASE_URL = "http://cyberdesk.test"
+BASE_URL = "https://cyberdesk.test"
 T0 = datetime(2026, 11, 1, 12, 0, 0, tzinfo=timezone.utc)
 
 

@@ -324,8 +324,8 @@ def test_ids_are_url_quoted(api: FakeAPI, client: CyberdeskClient) -> None:
 
 def test_sync_and_async_surfaces_match() -> None:
     groups = ["runs", "run_attachments", "machines", "pools", "workflows"]
-    sync = CyberdeskClient("k", base_url="http://x")
-    asyn = AsyncCyberdeskClient("k", base_url="http://x")
+    sync = CyberdeskClient("k", base_url="https://x")
+    asyn = AsyncCyberdeskClient("k", base_url="https://x")
     for group in groups:
         s, a = getattr(sync, group), getattr(asyn, group)
         names = {n for n in dir(s) if not n.startswith("_")}

@@ -192,7 +192,7 @@ def test_http_error_through_client(api: FakeAPI, client: CyberdeskClient) -> Non
         client.runs.get("gone")
     assert "run gone was not found" in str(info.value)
     assert info.value.request_id == "abc"
-    assert info.value.url == "http://cyberdesk.test/v1/runs/gone"
+    assert info.value.url == "https://cyberdesk.test/v1/runs/gone"
 
 
 def test_all_error_kinds_pickle() -> None:

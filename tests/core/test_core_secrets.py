@@ -47,11 +47,11 @@ def assert_clean(text: str) -> None:
 
 
 def test_client_reprs_hide_key() -> None:
-    with CyberdeskClient(API_KEY, base_url="http://x") as c:
+    with CyberdeskClient(API_KEY, base_url="https://x") as c:
         assert_clean(repr(c) + str(c) + repr(vars(c)) + repr(vars(c._transport)))
-    a = AsyncCyberdeskClient(API_KEY, base_url="http://x")
+    a = AsyncCyberdeskClient(API_KEY, base_url="https://x")
     assert_clean(repr(a) + repr(vars(a._transport)))
-    cfg = ClientConfig.resolve(API_KEY, "http://x", 5)
+    cfg = ClientConfig.resolve(API_KEY, "https://x", 5)
     assert_clean(repr(cfg) + str(cfg))
 
 

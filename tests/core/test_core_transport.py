@@ -46,10 +46,10 @@ def resp(status: int, headers: dict[str, str] | None = None) -> httpx.Response:
 
 def test_env_fallbacks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CYBERDESK_API_KEY", "env-key")
-    monkeypatch.setenv("CYBERDESK_BASE_URL", "http://emu:8765/")
+    monkeypatch.setenv("CYBERDESK_BASE_URL", "https://emu:8765/")
     with CyberdeskClient() as c:
-        assert c.base_url == "http://emu:8765"
-        assert c.run_url("r1") == "http://emu:8765/dashboard/runs/r1"
+        assert c.base_url == "https://emu:8765"
+        assert c.run_url("r1") == "https://emu:8765/dashboard/runs/r1"
 
 
 def test_default_base_url_and_cloud_run_url(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -293,7 +293,7 @@ def test_wait_properties(sequence: list[str], timeout: float) -> None:
     responses.append(ok("running"))  # the run stays active after the scripted prefix
     api.queue("GET", PATH, *responses)
     with CyberdeskClient(
-        "k", base_url="http://x", transport=httpx.MockTransport(api), max_retries=0
+        "k", base_url="https://x", transport=httpx.MockTransport(api), max_retries=0
     ) as client:
         outcome: Run | RunTimeoutError | NotFoundError
         try:

@@ -231,7 +231,7 @@ async def test_ticks_start_one_interval_apart_however_long_they_take(
         return sim(request)
 
     client = AsyncCyberdeskClient(
-        "k", base_url="http://sim", transport=httpx.MockTransport(slow_server), max_retries=0
+        "k", base_url="https://sim", transport=httpx.MockTransport(slow_server), max_retries=0
     )
     async with make_watcher(client, clock) as watcher:
         await asyncio.gather(

@@ -188,7 +188,7 @@ async def test_shared_registry_per_loop_and_key(sim: SimServer, clock: FakeClock
     made: list[AsyncCyberdeskClient] = []
 
     def factory() -> AsyncCyberdeskClient:
-        c = AsyncCyberdeskClient("k", base_url="http://sim", transport=httpx.MockTransport(sim))
+        c = AsyncCyberdeskClient("k", base_url="https://sim", transport=httpx.MockTransport(sim))
         made.append(c)
         return c
 
@@ -220,7 +220,7 @@ def test_shared_registry_does_not_keep_loops_alive(sim: SimServer) -> None:
     sim.add("a", finish_after=6)
 
     def factory() -> AsyncCyberdeskClient:
-        return AsyncCyberdeskClient("k", base_url="http://sim", transport=httpx.MockTransport(sim))
+        return AsyncCyberdeskClient("k", base_url="https://sim", transport=httpx.MockTransport(sim))
 
     async def finished_wait() -> None:
         w = RunWatcher.shared("k", factory, clock=clock, sleep=clock.asleep)

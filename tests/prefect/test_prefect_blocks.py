@@ -72,6 +72,42 @@ def test_credentials_normalise_base_url() -> None:
     assert creds.base_url == "http://localhost:8765"
 
 
+def test_credentials_refuse_plain_http_to_a_remote_host() -> None:
+    with pytest.raises(ValidationError) as caught:
+        CyberdeskCredentials(api_key=SECRET_KEY, base_url="http://api.example.com")
+    message = str(caught.value)
+    for word in ("plain http", "CyberdeskCredentials block", "allow_insecure_http=True"):
+        assert word in message, (word, message)
+    assert SECRET_KEY not in message
+
+
+def test_credentials_allow_plain_http_explicitly() -> None:
+    creds = CyberdeskCredentials(
+        api_key="cd_x", base_url="http://api.example.com", allow_insecure_http=True
+    )
+    with creds.get_client() as client:
+        assert client.base_url == "http://api.example.com"
+    assert creds.get_async_client().base_url == "http://api.example.com"
+    assert CyberdeskCredentials(api_key="cd_x").allow_insecure_http is False
+
+
+def test_credentials_refuse_userinfo_without_echoing_it() -> None:
+    with pytest.raises(ValidationError) as caught:
+        CyberdeskCredentials(api_key="cd_x", base_url="https://me:pw-91c4e@api.example.com")
+    assert "remove the user:password@ part" in str(caught.value)
+    assert "pw-91c4e" not in str(caught.value)
+    with pytest.raises(ValidationError) as bad_scheme:
+        CyberdeskCredentials(api_key="cd_x", base_url="ftp://me:pw-91c4e@host")
+    assert "pw-91c4e" not in str(bad_scheme.value)
+
+
+@pytest.mark.parametrize("typed", [" " + SECRET_KEY, SECRET_KEY + " x", "Bearer " + SECRET_KEY])
+def test_credentials_validation_errors_do_not_echo_the_key(typed: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        CyberdeskCredentials(api_key=typed)
+    assert SECRET_KEY not in str(caught.value)
+
+
 def test_credentials_repr_and_dump_hide_the_key() -> None:
     creds = CyberdeskCredentials(api_key=SECRET_KEY)
     assert SECRET_KEY not in repr(creds)

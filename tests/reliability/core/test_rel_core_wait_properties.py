@@ -136,7 +136,7 @@ def test_wait_for_run_properties(
 
     with CyberdeskClient(
         "cd_property",
-        base_url="http://cyberdesk.test",
+        base_url="https://cyberdesk.test",
         transport=httpx.MockTransport(api),
         retry_policy=POLICY,
         sleep=clock.advance,
@@ -199,7 +199,7 @@ def test_await_run_properties(
     async def main() -> Any:
         async with AsyncCyberdeskClient(
             "cd_property",
-            base_url="http://cyberdesk.test",
+            base_url="https://cyberdesk.test",
             transport=httpx.MockTransport(api),
             retry_policy=POLICY,
             sleep=advance,
@@ -259,7 +259,7 @@ def test_run_watcher_properties(
         async with (
             AsyncCyberdeskClient(
                 "cd_property",
-                base_url="http://cyberdesk.test",
+                base_url="https://cyberdesk.test",
                 transport=httpx.MockTransport(api),
                 max_retries=0,
             ) as aclient,
@@ -317,7 +317,7 @@ def test_a_terminal_first_read_is_never_polled_again(status: str) -> None:
     clock = FakeClock()
     api = ScriptedAPI(clock, {"run-1": Timeline([(status, 0.0)])}, [], [])
     with CyberdeskClient(
-        "cd_property", base_url="http://cyberdesk.test", transport=httpx.MockTransport(api)
+        "cd_property", base_url="https://cyberdesk.test", transport=httpx.MockTransport(api)
     ) as client:
         run = wait_for_run(client, "run-1", raise_on_failure=False, sleep=clock.advance)
     assert run.status == status
