@@ -54,11 +54,18 @@ MAX_LIMIT = 1000
 
 
 def segment(value: object, field: str) -> str:
-    """A URL path segment from an id; rejects empty values and anything containing a slash."""
+    """A URL path segment from an id; rejects empty values, slashes and unencodable text."""
     text = str(value).strip() if value is not None else ""
     if not text or "/" in text:
         raise ConfigurationError(f"{field} must be a non-empty id, got {value!r}.")
-    return quote(text, safe="")
+    try:
+        return quote(text, safe="")
+    except UnicodeEncodeError:
+        # A lone surrogate (e.g. from a bad JSON escape) cannot be sent; name the field.
+        raise ConfigurationError(
+            f"{field} contains text that cannot be encoded as UTF-8 (a lone surrogate); "
+            "pass the id as it was given by Cyberdesk."
+        ) from None
 
 
 def check_page(skip: int, limit: int) -> None:

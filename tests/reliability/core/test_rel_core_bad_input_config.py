@@ -155,6 +155,7 @@ CASES: dict[str, Case] = {
         lambda c, e: c.runs.chain([{"workflow_id": ECHO_WORKFLOW, "session_alias": BAD}]),
         ("steps[0].session_alias", "lone surrogate"),
     ),
+    "surrogate-run-id": Case(lambda c, e: c.runs.get("run-" + BAD), ("run_id", "lone surrogate")),
     "surrogate-search": Case(
         lambda c, e: c.runs.list(search=BAD), ("query parameter 'search'", "lone surrogate")
     ),
