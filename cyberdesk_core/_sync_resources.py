@@ -12,7 +12,13 @@ from typing_extensions import Unpack
 from cyberdesk_core import _resource_endpoints as rep
 from cyberdesk_core._client_base import Group
 from cyberdesk_core._paging import iter_pages
-from cyberdesk_core.attachments import CHUNK_SIZE, Destination, DownloadSink, content_length
+from cyberdesk_core.attachments import (
+    CHUNK_SIZE,
+    Destination,
+    DownloadSink,
+    UniqueNames,
+    content_length,
+)
 from cyberdesk_core.errors import CyberdeskError
 from cyberdesk_core.models import (
     DownloadResult,
@@ -52,13 +58,21 @@ class RunAttachments(SyncGroup):
         """Attachment metadata."""
         return self._t.call(rep.attachment_get(attachment_id))
 
-    def download(self, attachment_id: str, destination: Destination) -> DownloadResult:
-        """Stream an attachment to a file path, an existing directory or a binary file object."""
+    def download(
+        self, attachment_id: str, destination: Destination, *, names: UniqueNames | None = None
+    ) -> DownloadResult:
+        """Stream an attachment to a file path, an existing directory or a binary file object.
+
+        Into a directory the file gets the server's name made safe and unique there (and
+        among `names`, shared by the files of one batch); a file path is replaced whole. The
+        body is verified against the advertised size; see `cyberdesk_core.attachments`.
+        """
         attachment = self.get(attachment_id)
         failure: CyberdeskError | None = None
-        with DownloadSink(attachment, destination) as sink:
+        with DownloadSink(attachment, destination, names=names) as sink:
             spec = rep.attachment_download(attachment_id)
             with self._t.stream(spec) as response:
+                sink.start(content_length(response.headers))
                 try:
                     for chunk in response.iter_bytes(CHUNK_SIZE):
                         sink.write(chunk)

@@ -1,22 +1,27 @@
 """Download a run's attachments to a local folder or a Prefect `WritableFileSystem` block.
 
-Local downloads stream straight to disk (the core writes a temporary file, checks the byte
-count, then renames it). A `WritableFileSystem` block only accepts whole `bytes`
-(`write_path(path, content)`), so each file streams to a local temporary file first and is
-read back once to hand it to the block; the temporary files are always removed.
+Download safety lives in the core (`cyberdesk_core.attachments`). Local downloads use its path
+API: a hidden temporary file, checked against the advertised size, then given a safe name that
+is unique in the folder and in the batch (`report.csv`, `report (2).csv`). A `WritableFileSystem`
+block only accepts whole `bytes` (`write_path(path, content)`), so each file goes through the
+core into a local scratch folder first and is read back once to hand it to the block, under a
+name the same core rules made unique (against the batch, and against the block's content where
+the block can tell: `LocalFileSystem`, `RemoteFileSystem`); scratch files are always removed.
 """
 
 from __future__ import annotations
 
 import inspect
+import os
 import tempfile
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
-from prefect.filesystems import WritableFileSystem
+from prefect.filesystems import LocalFileSystem, RemoteFileSystem, WritableFileSystem
 from prefect.utilities.asyncutils import run_coro_as_sync
 
+from cyberdesk_core.attachments import UniqueNames
 from cyberdesk_prefect.results import CyberdeskAttachmentInfo
 
 if TYPE_CHECKING:
@@ -44,6 +49,23 @@ async def _write_async(filesystem: WritableFileSystem, path: str, content: bytes
     return str(written) if isinstance(written, (str, Path)) else path
 
 
+def _block_has(filesystem: WritableFileSystem, path: str) -> bool:
+    """Whether the block already holds `path`; False for blocks that cannot tell (their own
+    `write_path` rules apply). A symlink counts: `LocalFileSystem` would write through it."""
+    if isinstance(filesystem, LocalFileSystem):
+        return os.path.lexists(Path(filesystem.basepath or ".").expanduser() / path)
+    if isinstance(filesystem, RemoteFileSystem):
+        full = f"{filesystem.basepath.rstrip('/')}/{path.lstrip('/')}"
+        return bool(filesystem.filesystem.exists(full))
+    return False
+
+
+def _claim(names: UniqueNames, filesystem: WritableFileSystem, folder: str, name: str) -> str:
+    return _target_path(
+        folder, names.claim(name, lambda n: _block_has(filesystem, _target_path(folder, n)))
+    )
+
+
 def _check_destination(destination: str | Path | None, filesystem: Any) -> None:
     if destination is None and filesystem is None:
         raise ValueError("Pass destination (a local folder) or filesystem (a block) to download.")
@@ -66,20 +88,23 @@ def download_attachments(
     _check_destination(destination, filesystem)
     attachments = list(client.run_attachments.iter(run_id=run_id, attachment_type=attachment_type))
     infos: list[CyberdeskAttachmentInfo] = []
+    names = UniqueNames()
     if filesystem is None:
         target = Path(destination or ".")
         target.mkdir(parents=True, exist_ok=True)
         for attachment in attachments:
-            downloaded = client.run_attachments.download(attachment.id, target)
+            downloaded = client.run_attachments.download(attachment.id, target, names=names)
             infos.append(_info(attachment, str(downloaded.path)))
         return infos
     with tempfile.TemporaryDirectory(prefix="cyberdesk-") as scratch:
         for attachment in attachments:
             downloaded = client.run_attachments.download(attachment.id, Path(scratch))
             assert downloaded.path is not None
-            path = _target_path(folder, downloaded.path.name)
-            written = _write_sync(filesystem, path, downloaded.path.read_bytes())
-            downloaded.path.unlink(missing_ok=True)
+            try:
+                path = _claim(names, filesystem, folder, downloaded.filename)
+                written = _write_sync(filesystem, path, downloaded.path.read_bytes())
+            finally:
+                downloaded.path.unlink(missing_ok=True)
             infos.append(_info(attachment, written))
     return infos
 
@@ -99,20 +124,26 @@ async def adownload_attachments(
         a async for a in client.run_attachments.iter(run_id=run_id, attachment_type=attachment_type)
     ]
     infos: list[CyberdeskAttachmentInfo] = []
+    names = UniqueNames()
     if filesystem is None:
         target = Path(destination or ".")
         await anyio.Path(target).mkdir(parents=True, exist_ok=True)
         for attachment in attachments:
-            downloaded = await client.run_attachments.download(attachment.id, target)
+            downloaded = await client.run_attachments.download(attachment.id, target, names=names)
             infos.append(_info(attachment, str(downloaded.path)))
         return infos
     with tempfile.TemporaryDirectory(prefix="cyberdesk-") as scratch:
         for attachment in attachments:
             downloaded = await client.run_attachments.download(attachment.id, Path(scratch))
             assert downloaded.path is not None
-            path = _target_path(folder, downloaded.path.name)
-            written = await _write_async(filesystem, path, downloaded.path.read_bytes())
-            downloaded.path.unlink(missing_ok=True)
+            try:
+                # The existence probe may be network I/O (RemoteFileSystem): off the loop.
+                path = await anyio.to_thread.run_sync(
+                    _claim, names, filesystem, folder, downloaded.filename
+                )
+                written = await _write_async(filesystem, path, downloaded.path.read_bytes())
+            finally:
+                downloaded.path.unlink(missing_ok=True)
             infos.append(_info(attachment, written))
     return infos
 

@@ -1,9 +1,21 @@
-"""Download a run's attachments to an object-storage folder (streamed, constant memory)."""
+"""Download a run's attachments to an object-storage folder (streamed, constant memory).
+
+Download safety lives in the core (`cyberdesk_core.attachments`): this module only picks the
+destination. A local folder (a plain path or ``file://``) is handed to the core's path API, which
+stages each file in a hidden temp file there, verifies it and gives it a safe, unique final name
+without following or overwriting anything. A remote folder (``s3://``, ``gs://``, ...) gets the
+same verified local file, uploaded under a hidden temporary key and then renamed, so a failed
+upload never leaves a partial object under the final name.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import tempfile
 from collections.abc import Sequence
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cyberdesk_airflow import _compat
@@ -18,6 +30,9 @@ if TYPE_CHECKING:
     from cyberdesk_airflow.hooks import CyberdeskHook
     from cyberdesk_core import CyberdeskClient, RunAttachment
 
+#: Protocols whose paths are local files, handed to the core's path API as they are.
+LOCAL_PROTOCOLS = frozenset({"", "file", "local"})
+
 
 def as_storage_path(folder: ObjectStoragePath | str) -> ObjectStoragePath:
     """Accept an ``ObjectStoragePath``, a URI (``s3://bucket/x``) or a local path."""
@@ -26,22 +41,6 @@ def as_storage_path(folder: ObjectStoragePath | str) -> ObjectStoragePath:
         return folder
     text = str(folder)
     return storage_path(text if "://" in text else f"file://{text}")
-
-
-def unique_filename(attachment: RunAttachment, used: set[str]) -> str:
-    """A file name without directories or odd characters, unique within one download batch."""
-    from cyberdesk_core.attachments import safe_filename as core_safe_filename
-
-    name = core_safe_filename(attachment.filename, f"attachment-{attachment.id}")
-    if name in used:
-        stem, dot, suffix = name.rpartition(".")
-        name = (
-            f"{stem}_{attachment.id[:8]}.{suffix}"
-            if dot and stem
-            else f"{name}_{attachment.id[:8]}"
-        )
-    used.add(name)
-    return name
 
 
 def describe_attachment(attachment: RunAttachment, path: str | None) -> dict[str, Any]:
@@ -70,27 +69,82 @@ def download_attachments(
     folder: ObjectStoragePath | str | None,
     log: Any,
 ) -> list[dict[str, Any]]:
-    """Stream each attachment into ``folder`` (when given) and describe the results."""
+    """Stream each attachment into ``folder`` (when given) and describe the results.
+
+    Names are the core's safe names, unique within the batch and against the folder's content
+    (``report.csv``, ``report (2).csv``, ...).
+    """
     if folder is None:
         return [describe_attachment(item, None) for item in attachments]
+    from cyberdesk_core.attachments import UniqueNames
+
     target = as_storage_path(folder)
-    target.mkdir(parents=True, exist_ok=True)
-    used: set[str] = set()
+    names = UniqueNames()
     results = []
-    for item in attachments:
-        path = target / unique_filename(item, used)
-        with path.open("wb") as handle:  # type: ignore[no-untyped-call]
-            client.run_attachments.download(item.id, handle)
-        log.info("Downloaded attachment %s (%s bytes) to %s", item.id, item.size_bytes, path)
-        results.append(describe_attachment(item, str(path)))
+    if target.protocol in LOCAL_PROTOCOLS:
+        local = Path(target.path)
+        local.mkdir(parents=True, exist_ok=True)
+        for item in attachments:
+            done = client.run_attachments.download(item.id, local, names=names)
+            assert done.path is not None
+            results.append(_downloaded(item, target / done.path.name, log))
+        return results
+    target.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="cyberdesk-") as scratch:
+        for item in attachments:
+            done = client.run_attachments.download(item.id, Path(scratch))
+            assert done.path is not None
+            try:
+                name = names.claim(done.filename, lambda n: bool((target / n).exists()))
+                path = upload_then_rename(done.path, target, name)
+            finally:
+                done.path.unlink(missing_ok=True)
+            results.append(_downloaded(item, path, log))
     return results
+
+
+def upload_then_rename(source: Path, folder: ObjectStoragePath, name: str) -> ObjectStoragePath:
+    """Copy the verified local file ``source`` to ``folder / name`` without a partial object there.
+
+    Object stores and fsspec file systems differ in what a failed write leaves behind (s3fs
+    completes a multipart upload when its file is closed, even after an error; sftp leaves a
+    short file), so the bytes go to a hidden temporary key beside the final one, which is
+    deleted if anything fails, and only a complete upload is renamed (a server-side copy on
+    object stores) to the final name. Another writer may take ``name`` between the core's
+    existence check and the rename: object stores offer no portable exclusive create.
+    """
+    from cyberdesk_core.attachments import CHUNK_SIZE
+    from cyberdesk_core.errors import DownloadError
+    from cyberdesk_core.filenames import temp_name
+
+    final = folder / name
+    staging = folder / temp_name(name)
+    try:
+        writer = staging.open("wb")  # type: ignore[no-untyped-call]
+        with source.open("rb") as reader, writer:
+            shutil.copyfileobj(reader, writer, CHUNK_SIZE)
+        if staging.stat().st_size != source.stat().st_size:
+            raise DownloadError(f"Upload of {name} to {folder} is incomplete; retry the task.")
+        staging.rename(final)
+    except BaseException:
+        with contextlib.suppress(Exception):  # the original error matters more
+            staging.unlink(missing_ok=True)
+        raise
+    return final
+
+
+def _downloaded(item: RunAttachment, path: ObjectStoragePath, log: Any) -> dict[str, Any]:
+    log.info("Downloaded attachment %s (%s bytes) to %s", item.id, item.size_bytes, path)
+    return describe_attachment(item, str(path))
 
 
 class CyberdeskDownloadAttachmentsOperator(BaseOperator):
     """Download the attachments of a finished run to an object-storage folder.
 
     Files are streamed to the destination (local disk, S3, GCS, ... through ``ObjectStoragePath``),
-    so memory use does not grow with their size. Returns the list of attachment descriptions
+    so memory use does not grow with their size. Each file gets a safe name that is unique in the
+    folder (``report.csv``, ``report (2).csv``: nothing is overwritten), and a failed download
+    leaves nothing under that name. Returns the list of attachment descriptions
     (``id``, ``filename``, ``attachment_type``, ``content_type``, ``size_bytes``, ``path``), also
     pushed under the XCom key ``cyberdesk_attachments``.
 

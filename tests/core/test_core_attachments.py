@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import tracemalloc
+import zlib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -203,4 +204,101 @@ async def test_async_size_mismatch(
     api.queue("GET", DATA, lambda request: httpx.Response(200, content=achunks(99, 10)))
     with pytest.raises(DownloadError):
         await aclient.run_attachments.download("att-1", tmp_path / "x.bin")
+    assert leftovers(tmp_path) == []
+
+
+# --- The advertised size is a hard limit: writing stops at the first byte past it. ---
+
+MB = 1024 * 1024
+
+
+def counted(total: int, pulled: list[int], chunk: int = 64 * 1024) -> Iterator[bytes]:
+    """`total` bytes, counting in `pulled` the chunks the client actually asked for."""
+    for piece in chunks(total, chunk):
+        pulled.append(len(piece))
+        yield piece
+
+
+async def acounted(total: int, pulled: list[int]) -> AsyncIterator[bytes]:
+    for piece in counted(total, pulled):
+        yield piece
+
+
+def gzip_bomb(decoded: int, pulled: list[int]) -> Iterator[bytes]:
+    """`decoded` zero bytes, gzip-compressed (about 1000:1) lazily as the client pulls them."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    for _ in range(decoded // MB):
+        piece = packer.compress(bytes(MB))
+        if piece:
+            pulled.append(len(piece))
+            yield piece
+    yield packer.flush()
+
+
+def test_oversized_body_stops_at_advertised_size(
+    api: FakeAPI, client: CyberdeskClient, tmp_path: Path
+) -> None:
+    target = tmp_path / "report.csv"
+    target.write_bytes(b"previous version")
+    pulled: list[int] = []
+    api.queue("GET", META, meta(5))
+    api.queue("GET", DATA, httpx.Response(200, content=counted(64 * MB, pulled)))
+    with pytest.raises(DownloadError) as caught:
+        client.run_attachments.download("att-1", target)
+    assert "att-1" in str(caught.value)
+    assert "more than its advertised size of 5 bytes" in str(caught.value)
+    assert len(pulled) <= 2
+    assert leftovers(tmp_path) == ["report.csv"]
+    assert target.read_bytes() == b"previous version"
+
+
+def test_announced_oversize_is_refused_before_reading(
+    api: FakeAPI, client: CyberdeskClient, tmp_path: Path
+) -> None:
+    pulled: list[int] = []
+    api.queue("GET", META, meta(5))
+    api.queue(
+        "GET",
+        DATA,
+        httpx.Response(200, headers={"content-length": "400000000"}, content=counted(MB, pulled)),
+    )
+    with pytest.raises(DownloadError, match="announced 400000000 bytes, more than"):
+        client.run_attachments.download("att-1", tmp_path)
+    assert pulled == []
+    assert leftovers(tmp_path) == []
+
+
+def test_gzip_bomb_stops_after_first_chunk(
+    api: FakeAPI, client: CyberdeskClient, tmp_path: Path
+) -> None:
+    pulled: list[int] = []
+    api.queue("GET", META, meta(5))
+    bomb = gzip_bomb(256 * MB, pulled)
+    api.queue("GET", DATA, httpx.Response(200, headers={"content-encoding": "gzip"}, content=bomb))
+    with pytest.raises(DownloadError, match="more than its advertised size of 5 bytes"):
+        client.run_attachments.download("att-1", tmp_path)
+    assert len(pulled) <= 2
+    assert leftovers(tmp_path) == []
+
+
+def test_file_object_stops_writing_past_advertised_size(
+    api: FakeAPI, client: CyberdeskClient
+) -> None:
+    api.queue("GET", META, meta(5))
+    api.queue("GET", DATA, httpx.Response(200, content=chunks(MB, chunk=2)))
+    buf = io.BytesIO()
+    with pytest.raises(DownloadError, match="Writing to the file object stopped at 0 bytes"):
+        client.run_attachments.download("att-1", buf)
+    assert buf.getvalue() == b""
+
+
+async def test_async_oversized_body_stops_at_advertised_size(
+    api: FakeAPI, aclient: AsyncCyberdeskClient, tmp_path: Path
+) -> None:
+    pulled: list[int] = []
+    api.queue("GET", META, meta(5))
+    api.queue("GET", DATA, lambda request: httpx.Response(200, content=acounted(64 * MB, pulled)))
+    with pytest.raises(DownloadError, match="more than its advertised size of 5 bytes"):
+        await aclient.run_attachments.download("att-1", tmp_path)
+    assert len(pulled) <= 2
     assert leftovers(tmp_path) == []
