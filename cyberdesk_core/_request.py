@@ -54,6 +54,9 @@ class RequestSpec:
     json: Any = field(default=NO_BODY, repr=False)
     idempotency_key: str | None = None
     resource: tuple[str, str] | None = None
+    #: A file's bytes, streamed to disk: asked for without compression, so a server's gzip
+    #: cannot make one network chunk expand into a large block in memory.
+    raw_bytes: bool = False
 
     @property
     def is_write(self) -> bool:

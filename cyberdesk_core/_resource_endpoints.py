@@ -303,6 +303,7 @@ def attachment_download(attachment_id: str) -> RequestSpec:
         "GET",
         _attachment_path(attachment_id, "/download"),
         resource=("attachment", str(attachment_id)),
+        raw_bytes=True,
     )
 
 

@@ -8,6 +8,7 @@ the request spec, the attempt number and the response or exception; `SyncTranspo
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import random
@@ -165,19 +166,14 @@ class TransportBase:
         headers = {"Authorization": f"Bearer {self.config.api_key.get_secret_value()}"}
         if spec.idempotency_key is not None:
             headers["Idempotency-Key"] = spec.idempotency_key
+        if spec.raw_bytes:
+            headers["Accept-Encoding"] = "identity"
         return headers
 
     def _prepare(self, spec: RequestSpec) -> RequestSpec:
         # One key per logical write, generated before the first attempt so retries reuse it.
         if spec.is_write and spec.idempotency_key is None:
-            return RequestSpec(
-                method=spec.method,
-                path=spec.path,
-                params=spec.params,
-                json=spec.json,
-                idempotency_key=new_idempotency_key(),
-                resource=spec.resource,
-            )
+            return dataclasses.replace(spec, idempotency_key=new_idempotency_key())
         return spec
 
     def _build(self, client: httpx.Client | httpx.AsyncClient, spec: RequestSpec) -> httpx.Request:

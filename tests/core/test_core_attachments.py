@@ -89,6 +89,20 @@ def test_download_to_path(api: FakeAPI, client: CyberdeskClient, tmp_path: Path)
     assert leftovers(tmp_path) == ["out.csv"]
 
 
+def test_downloads_ask_for_uncompressed_bytes(
+    api: FakeAPI, client: CyberdeskClient, tmp_path: Path
+) -> None:
+    """A file's bytes are asked for as they are (`Accept-Encoding: identity`): a gzip-encoded
+    body would expand chunk by chunk in memory before the size check could stop it."""
+    api.queue("GET", META, meta(11))
+    api.queue("GET", DATA, httpx.Response(200, content=b"hello world"))
+    client.run_attachments.download("att-1", tmp_path / "out.csv")
+    (download,) = [r for r in api.requests if r.path == DATA]
+    assert download.headers["accept-encoding"] == "identity"
+    (metadata,) = [r for r in api.requests if r.path == META]
+    assert metadata.headers["accept-encoding"] != "identity"  # JSON may still be compressed
+
+
 def test_download_into_directory_uses_sanitised_name(
     api: FakeAPI, client: CyberdeskClient, tmp_path: Path
 ) -> None:
