@@ -7,35 +7,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import behavior_prompt
+from retry_helpers import fails_after_runs_ended, fixed_before_retry, retries
 from test_run_operator import POLL, new_dag
 
 from cyberdesk_airflow.operators.bulk import CyberdeskBulkRunOperator
 from cyberdesk_airflow.operators.chain import CyberdeskChainOperator
 
-RETRY_ROUTE = "POST /v1/runs/{run_id}/retry"
-
-
-def _retries(emulator: Any) -> int:
-    return int(emulator.admin.stats()["requests_by_route"].get(RETRY_ROUTE, 0))
-
-
-class ChainFailsAfterRunsEnded(CyberdeskChainOperator):
-    """Its first try fails after every step succeeded (e.g. storing the result failed)."""
-
-    def complete(self, context: Any, runs: Any) -> Any:
-        if context["ti"].try_number == 1:
-            raise RuntimeError("could not store the result")
-        return super().complete(context, runs)
-
-
-class BulkFailsAfterRunsEnded(CyberdeskBulkRunOperator):
-    """Its first try fails after every run succeeded."""
-
-    def complete(self, context: Any, runs: Any) -> Any:
-        if context["ti"].try_number == 1:
-            raise RuntimeError("could not store the result")
-        return super().complete(context, runs)
+ChainFailsAfterRunsEnded = fails_after_runs_ended(CyberdeskChainOperator)
+BulkFailsAfterRunsEnded = fails_after_runs_ended(CyberdeskBulkRunOperator)
 
 
 @pytest.mark.parametrize("deferrable", [False, True], ids=["worker", "deferred"])
@@ -65,7 +44,7 @@ def test_chain_retry_reuses_a_chain_whose_steps_all_succeeded(
     assert dr.state == "success"
     stats = emulator.admin.stats()
     assert stats["runs_created"] == 2
-    assert _retries(emulator) == 0
+    assert retries(emulator) == 0
     assert xcom(dr, "chain") == {"extract": {"total": 7}, "post": {"posted": 7}}
 
 
@@ -78,13 +57,12 @@ def test_chain_retry_resumes_from_the_first_failed_step(
     extract = make_workflow({"duration": 20, "output": {"total": 11}}, "extract")
     transform = make_workflow({"duration": 20, "output": {"rows": 3}}, "transform")
     post = make_workflow({"duration": 20, "outcome": "task_failed"}, "post")
-    fixed = behavior_prompt({"duration": 20, "output": {"posted": "{{ inputs.amount }}"}})
-
-    class FixedBeforeRetry(CyberdeskChainOperator):
-        def execute(self, context: Any) -> Any:
-            if context["ti"].try_number == 2:
-                client.workflows.update(post, main_prompt=fixed)
-            return super().execute(context)
+    FixedBeforeRetry = fixed_before_retry(
+        CyberdeskChainOperator,
+        client,
+        post,
+        {"duration": 20, "output": {"posted": "{{ inputs.amount }}"}},
+    )
 
     with new_dag("chain_resume") as dag:
         FixedBeforeRetry(
@@ -112,7 +90,7 @@ def test_chain_retry_resumes_from_the_first_failed_step(
         "post": {"posted": 11},
     }
     assert emulator.admin.stats()["runs_created"] == 3
-    assert _retries(emulator) == 1  # step 3 only
+    assert retries(emulator) == 1  # step 3 only
     run_ids = xcom(dr, "chain", "run_ids")
     assert [client.runs.list(workflow_id=w).items[0].id for w in (extract, transform, post)] == (
         run_ids
@@ -140,7 +118,7 @@ def test_bulk_retry_reuses_succeeded_runs(
     dr = run_dag(dag)
     assert dr.state == "success"
     assert emulator.admin.stats()["runs_created"] == 5
-    assert _retries(emulator) == 0
+    assert retries(emulator) == 0
     assert xcom(dr, "bulk")["counts"] == {"success": 5}
 
 
@@ -148,13 +126,9 @@ def test_bulk_retry_reruns_failed_runs_in_place(
     make_workflow: Any, run_dag: Any, xcom: Any, emulator: Any, client: Any
 ) -> None:
     workflow = make_workflow({"duration": 20, "outcome": "error"})
-    fixed = behavior_prompt({"duration": 20, "output": {"ok": True}})
-
-    class FixedBeforeRetry(CyberdeskBulkRunOperator):
-        def execute(self, context: Any) -> Any:
-            if context["ti"].try_number == 2:
-                client.workflows.update(workflow, main_prompt=fixed)
-            return super().execute(context)
+    FixedBeforeRetry = fixed_before_retry(
+        CyberdeskBulkRunOperator, client, workflow, {"duration": 20, "output": {"ok": True}}
+    )
 
     with new_dag("bulk_rerun") as dag:
         FixedBeforeRetry(
@@ -170,7 +144,7 @@ def test_bulk_retry_reruns_failed_runs_in_place(
     dr = run_dag(dag)
     assert dr.state == "success"
     assert emulator.admin.stats()["runs_created"] == 3
-    assert _retries(emulator) == 3
+    assert retries(emulator) == 3
     assert xcom(dr, "bulk")["counts"] == {"success": 3}
 
 
@@ -186,13 +160,9 @@ def test_chain_retry_reruns_a_tail_whose_steps_ref_each_other(
         {"duration": 20, "output": {"rows": "{{ inputs.rows }}", "total": "{{ inputs.total }}"}},
         "post",
     )
-    fixed = behavior_prompt({"duration": 20, "output": {"rows": 9}})
-
-    class FixedBeforeRetry(CyberdeskChainOperator):
-        def execute(self, context: Any) -> Any:
-            if context["ti"].try_number == 2:
-                client.workflows.update(transform, main_prompt=fixed)
-            return super().execute(context)
+    FixedBeforeRetry = fixed_before_retry(
+        CyberdeskChainOperator, client, transform, {"duration": 20, "output": {"rows": 9}}
+    )
 
     with new_dag("chain_tail") as dag:
         FixedBeforeRetry(
@@ -223,7 +193,7 @@ def test_chain_retry_reruns_a_tail_whose_steps_ref_each_other(
         "post": {"rows": 9, "total": 5},
     }
     assert emulator.admin.stats()["runs_created"] == 3
-    assert _retries(emulator) == 2
+    assert retries(emulator) == 2
     run_ids = xcom(dr, "chain", "run_ids")
     sessions = [client.runs.get(run_id).session_id for run_id in run_ids]
     assert sessions[1] == sessions[2] != sessions[0]

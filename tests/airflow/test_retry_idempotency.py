@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from conftest import behavior_prompt
+from retry_helpers import fails_after_runs_ended, fixed_before_retry, retries
 from test_run_operator import POLL, new_dag
 
 from cyberdesk_airflow.operators.run import CyberdeskRunOperator
@@ -21,13 +21,7 @@ class LosesWorkerOnFirstTry(CyberdeskRunOperator):
         return super().wait_for_runs(context, runs, **kwargs)
 
 
-class FailsAfterRunEnded(CyberdeskRunOperator):
-    """Its first try fails after the run succeeded (e.g. a downstream write failed)."""
-
-    def complete(self, context: Any, runs: Any) -> Any:
-        if context["ti"].try_number == 1:
-            raise RuntimeError("could not store the result")
-        return super().complete(context, runs)
+FailsAfterRunEnded = fails_after_runs_ended(CyberdeskRunOperator)
 
 
 def _key(dr: Any, task_id: str) -> str:
@@ -64,10 +58,6 @@ def _one_run(client: Any, workflow: str) -> Any:
     return runs[0]
 
 
-def _retries(emulator: Any) -> int:
-    return int(emulator.admin.stats()["requests_by_route"].get("POST /v1/runs/{run_id}/retry", 0))
-
-
 def test_retry_after_run_succeeded_reuses_it(
     make_workflow: Any,
     run_dag: Any,
@@ -94,7 +84,7 @@ def test_retry_after_run_succeeded_reuses_it(
     assert ti_states(dr)[("run", -1)] == ("success", 2)
     stats = emulator.admin.stats()
     assert stats["creates_by_idempotency_key"][_key(dr, "run")] == 1
-    assert _retries(emulator) == 0
+    assert retries(emulator) == 0
     run = _one_run(client, workflow)
     assert run.status == "success"
     assert xcom(dr, "run") == {"ok": 1}
@@ -142,8 +132,8 @@ def test_download_failure_then_retry_executes_the_run_once(
     assert dr.state == "success", ti_states(dr)
     assert ti_states(dr)[("run", -1)] == ("success", 2)
     assert emulator.admin.stats()["runs_created"] == 1
-    assert _retries(emulator) == 0
-    run = _one_run(client, workflow)
+    assert retries(emulator) == 0
+    assert _one_run(client, workflow).status == "success"
     assert xcom(dr, "run") == {"rows": 3}
     assert (tmp_path / "journal.csv").read_text() == "a,b"
     assert [p.name for p in tmp_path.iterdir()] == ["journal.csv"]
@@ -153,15 +143,11 @@ def test_retry_after_run_failed_reruns_same_run(
     make_workflow: Any, run_dag: Any, xcom: Any, ti_states: Any, emulator: Any, client: Any
 ) -> None:
     """The earlier try's run failed: the retry runs it again in place (same id)."""
-    failing = {"duration": 20, "outcome": "task_failed", "output": None}
-    workflow = make_workflow(failing)
-    fixed = behavior_prompt({"duration": 20, "outcome": "success", "output": {"ok": 2}})
-
-    class FixedBeforeRetry(CyberdeskRunOperator):
-        def execute(self, context: Any) -> Any:
-            if context["ti"].try_number == 2:  # the agent's problem got fixed meanwhile
-                client.workflows.update(workflow, main_prompt=fixed)
-            return super().execute(context)
+    workflow = make_workflow({"duration": 20, "outcome": "task_failed", "output": None})
+    # The agent's problem gets fixed before the retry.
+    FixedBeforeRetry = fixed_before_retry(
+        CyberdeskRunOperator, client, workflow, {"duration": 20, "output": {"ok": 2}}
+    )
 
     with new_dag("retry_rerun_failed") as dag:
         FixedBeforeRetry(
@@ -176,7 +162,7 @@ def test_retry_after_run_failed_reruns_same_run(
     dr = run_dag(dag)
     assert dr.state == "success", ti_states(dr)
     assert emulator.admin.stats()["creates_by_idempotency_key"][_key(dr, "run")] == 1
-    assert _retries(emulator) == 1
+    assert retries(emulator) == 1
     run = _one_run(client, workflow)
     assert run.status == "success"
     assert xcom(dr, "run") == {"ok": 2}
@@ -200,6 +186,6 @@ def test_rerun_succeeded_executes_a_succeeded_run_again(
     emulator.admin.reset_stats()
     dr = run_dag(dag)
     assert dr.state == "success", ti_states(dr)
-    assert _retries(emulator) == 1
-    run = _one_run(client, workflow)
+    assert retries(emulator) == 1
+    assert _one_run(client, workflow).status == "success"
     assert xcom(dr, "run") == {"ok": 3}
