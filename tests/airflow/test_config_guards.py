@@ -136,7 +136,9 @@ def test_templated_steps_are_checked_once_rendered() -> None:
     from airflow.sdk import DAG
 
     with DAG("chain_templated_steps", schedule=None):
-        op = CyberdeskChainOperator(task_id="chain", steps="{{ var.json.chain_steps }}")
+        # A template string in place of the list (rendered at run time, e.g. as a native object).
+        template: Any = "{{ var.json.chain_steps }}"
+        op = CyberdeskChainOperator(task_id="chain", steps=template)
     # What the template would render to: the execute-time guard refuses it before any request.
     op.steps = [{"workflow_id": WF, "session_alias": "a", "sensitive_inputs": {"pin": CANARY}}]
     with pytest.raises(ValueError, match="'a' has sensitive_inputs") as caught:
