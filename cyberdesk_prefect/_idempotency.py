@@ -28,7 +28,7 @@ from typing import Any
 
 from prefect.context import FlowRunContext, TaskRunContext
 
-from cyberdesk_core import derive_idempotency_key
+from cyberdesk_core import FileInput, derive_idempotency_key
 
 _counter_lock = threading.Lock()
 _counters: dict[tuple[str, int, str], int] = {}
@@ -85,6 +85,14 @@ def _stable(value: Any) -> Any:
         return {str(k): _stable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_stable(v) for v in value]
+    if isinstance(value, bytes | bytearray):
+        # File contents tell otherwise identical calls apart; only their digest is kept.
+        return f"<bytes {hashlib.sha256(value).hexdigest()}>"
+    if isinstance(value, FileInput):
+        return {
+            "file": value.filename,
+            "sha256": hashlib.sha256(value.content.encode()).hexdigest(),
+        }
     # Blocks, secrets, clients, futures: only their kind takes part.
     return f"<{type(value).__qualname__}>"
 
