@@ -252,21 +252,29 @@ class PostgresServer(_Server):
         """Connection URL of ``database`` (e.g. ``scheme="postgresql+psycopg2"``)."""
         return f"{scheme}://{PG_SUPERUSER}@127.0.0.1:{self.port}/{database}"
 
-    def _client(self, program: str, database: str, *args: str) -> str:
+    def _client(self, program: str, database: str, *args: str, stdin: str | None = None) -> str:
         command = [
             str(postgres_bin(program)),
             *("-h", "127.0.0.1", "-p", str(self.port), "-U", PG_SUPERUSER),
             *args,
             database,
         ]
-        result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+        result = subprocess.run(
+            command, input=stdin, capture_output=True, text=True, timeout=300, check=False
+        )
         if result.returncode != 0:
             raise RuntimeError(f"{program} failed ({result.returncode}):\n{result.stderr}")
         return result.stdout
 
-    def psql(self, sql: str, database: str = "postgres") -> str:
-        """Run SQL with ``psql``; returns unaligned, tuples-only output."""
-        return self._client("psql", database, "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql)
+    def psql(self, sql: str, database: str = "postgres", **variables: str) -> str:
+        """Run SQL with ``psql``; returns unaligned, tuples-only output.
+
+        ``variables`` are psql variables: write ``:'name'`` in ``sql`` for a quoted literal.
+        """
+        options = ["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-f", "-"]
+        for name, value in variables.items():
+            options += ["-v", f"{name}={value}"]
+        return self._client("psql", database, *options, stdin=sql)
 
     def create_database(self, database: str) -> None:
         """``CREATE DATABASE`` (the name is quoted as an identifier)."""
