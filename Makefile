@@ -2,7 +2,7 @@
 # Each engine is also tested at the oldest line pyproject declares (the *-oldest environments).
 ENVS := airflow prefect airflow-oldest prefect-oldest
 
-.PHONY: setup setup-main test lint typecheck test-airflow test-prefect test-oldest demo bench emulator lock clean
+.PHONY: setup setup-main test lint typecheck test-airflow test-prefect test-oldest test-distributed demo bench emulator lock clean
 
 setup:
 	@for env in $(ENVS); do scripts/setup-env.sh $$env || exit 1; done
@@ -31,7 +31,7 @@ typecheck: setup
 	.venvs/prefect/bin/mypy tests/prefect
 	.venvs/prefect/bin/mypy tests/reliability/prefect
 	.venvs/airflow/bin/mypy tests/airflow
-	.venvs/airflow/bin/mypy tests/e2e/airflow
+	.venvs/airflow/bin/mypy tests/e2e/airflow tests/e2e/distributed/services.py tests/e2e/distributed/airflow
 
 test-airflow: setup
 	scripts/run-tests.sh airflow tests/core tests/emulator tests/airflow tests/examples/airflow \
@@ -44,7 +44,12 @@ test-oldest: setup
 	scripts/run-tests.sh airflow-oldest tests/airflow
 	scripts/run-tests.sh prefect-oldest tests/prefect
 
-test: lint typecheck test-airflow test-prefect test-oldest
+# Production-shaped stacks (PostgreSQL, Redis, Celery, two triggerers): Debian packages installed when missing.
+test-distributed: setup
+	scripts/setup-services.sh
+	scripts/run-tests.sh airflow tests/e2e/distributed/airflow
+
+test: lint typecheck test-airflow test-prefect test-oldest test-distributed
 
 demo: setup-main
 	scripts/demo.sh

@@ -12,6 +12,8 @@ import httpx
 from airflow_stack import poll_until
 
 FINISHED_RUN_STATES = frozenset({"success", "failed"})
+#: Page size of list requests (the api-server's default maximum).
+PAGE = 100
 
 
 class AirflowApi:
@@ -48,13 +50,15 @@ class AirflowApi:
         body = self._json("PATCH", f"/dags/{dag_id}", json={"is_paused": paused})
         assert body["is_paused"] is paused
 
-    def trigger(self, dag_id: str, conf: dict[str, Any]) -> str:
-        """Unpause ``dag_id`` and create a manual DAG run with ``conf``; returns its run id."""
+    def trigger(self, dag_id: str, conf: dict[str, Any], run_id: str | None = None) -> str:
+        """Unpause ``dag_id`` and create a manual DAG run with ``conf`` (and ``run_id``, else
+        Airflow names it); returns its run id."""
         self.wait_for_dag(dag_id)
         self.set_paused(dag_id, False)
-        body = self._json(
-            "POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf}
-        )
+        request: dict[str, Any] = {"logical_date": None, "conf": conf}
+        if run_id is not None:
+            request["dag_run_id"] = run_id
+        body = self._json("POST", f"/dags/{dag_id}/dagRuns", json=request)
         return str(body["dag_run_id"])
 
     def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
@@ -73,11 +77,17 @@ class AirflowApi:
     # -- task instances ------------------------------------------------------------------------
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
-        """All task instances of a DAG run (mapped ones included)."""
-        body = self._json(
-            "GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 100}
-        )
-        return list(body["task_instances"])
+        """All task instances of a DAG run (mapped ones included), page by page."""
+        found: list[dict[str, Any]] = []
+        while True:
+            body = self._json(
+                "GET",
+                f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances",
+                params={"limit": PAGE, "offset": len(found), "order_by": "id"},
+            )
+            found += body["task_instances"]
+            if not body["task_instances"] or len(found) >= body["total_entries"]:
+                return found
 
     def states(self, dag_id: str, run_id: str) -> dict[tuple[str, int], str | None]:
         """``{(task_id, map_index): state}`` of a DAG run."""

@@ -17,6 +17,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +46,16 @@ def e2e_emulator_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("emulator-log") / "emulator.log"
 
 
+def emulator_server(log_path: Path, machines: int) -> EmulatorServer:
+    """An emulator (not started yet) with ``machines`` simulated machines and a fast clock."""
+    seed = {"machines": [{"name": f"e2e-desk-{index:03d}"} for index in range(machines)]}
+    return EmulatorServer(seed=seed, time_scale=TIME_SCALE, log_path=log_path)
+
+
 @pytest.fixture(scope="session")
 def e2e_emulator(e2e_emulator_log: Path) -> Iterator[EmulatorServer]:
     """The emulator the Airflow services talk to (loopback, free port, fast clock)."""
-    seed = {"machines": [{"name": f"e2e-desk-{index:02d}"} for index in range(MACHINES)]}
-    with EmulatorServer(seed=seed, time_scale=TIME_SCALE, log_path=e2e_emulator_log) as server:
+    with emulator_server(e2e_emulator_log, MACHINES) as server:
         yield server
 
 
@@ -78,30 +84,19 @@ def make_workflow(e2e_emulator: EmulatorServer) -> Callable[[str, dict[str, Any]
     return make
 
 
-@pytest.fixture(scope="session")
-def airflow_stack(
-    e2e_emulator: EmulatorServer,
-    e2e_canary_secrets: SessionSecrets,
-    tmp_path_factory: pytest.TempPathFactory,
-    pytestconfig: pytest.Config,
-) -> Iterator[AirflowStack]:
-    """Migrated metadata DB and the four services, healthy; everything killed afterwards."""
-    home = tmp_path_factory.mktemp("airflow-e2e-home")
-    port = free_port()
-    connection = json.dumps(
-        {"conn_type": "cyberdesk", "host": e2e_emulator.url, "password": e2e_emulator.api_key}
+def cyberdesk_connection(emulator: EmulatorServer) -> str:
+    """``AIRFLOW_CONN_*`` value of a Cyberdesk connection to the emulator."""
+    return json.dumps(
+        {"conn_type": "cyberdesk", "host": emulator.url, "password": emulator.api_key}
     )
-    env = airflow_env(
-        home=home,
-        dags_folder=DAGS_FOLDER,
-        api_port=port,
-        stack_id=uuid.uuid4().hex,
-        connections={"cyberdesk_default": connection},
-    )
-    env[SECRETS_ENV] = json.dumps(e2e_canary_secrets.values)
-    stack = AirflowStack(home=home, env=env, api_port=port)
-    summary = pytestconfig.stash.setdefault(_SUMMARY, {})
-    summary["home"] = str(home)
+
+
+@contextmanager
+def running_stack(stack: AirflowStack, config: pytest.Config) -> Iterator[AirflowStack]:
+    """Migrate, start and (at exit, whatever happened) stop ``stack``, then assert that none of
+    its processes is left; start-up times and peak memory go to the terminal summary."""
+    summary = config.stash.setdefault(_SUMMARY, {})
+    summary["home"] = str(stack.home)
     started = time.monotonic()
     try:
         stack.migrate()
@@ -116,6 +111,28 @@ def airflow_stack(
         summary["peak_processes"] = stack.memory.processes
         summary["leftover_processes"] = len(leftovers)
     assert not leftovers, f"Airflow processes survived teardown: {leftovers}"
+
+
+@pytest.fixture(scope="session")
+def airflow_stack(
+    e2e_emulator: EmulatorServer,
+    e2e_canary_secrets: SessionSecrets,
+    tmp_path_factory: pytest.TempPathFactory,
+    pytestconfig: pytest.Config,
+) -> Iterator[AirflowStack]:
+    """Migrated metadata DB and the four services, healthy; everything killed afterwards."""
+    home = tmp_path_factory.mktemp("airflow-e2e-home")
+    port = free_port()
+    env = airflow_env(
+        home=home,
+        dags_folder=DAGS_FOLDER,
+        api_port=port,
+        stack_id=uuid.uuid4().hex,
+        connections={"cyberdesk_default": cyberdesk_connection(e2e_emulator)},
+    )
+    env[SECRETS_ENV] = json.dumps(e2e_canary_secrets.values)
+    with running_stack(AirflowStack(home=home, env=env, api_port=port), pytestconfig) as stack:
+        yield stack
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ environment variable, so teardown can find and kill all of them and then prove t
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -27,6 +28,8 @@ T = TypeVar("T")
 AIRFLOW = Path(sys.executable).with_name("airflow")
 SERVICES = ("api-server", "scheduler", "dag-processor", "triggerer")
 HEALTH_TIMEOUT = 120.0
+#: Trigger log of a mapped task's first try: ``map_index=<i>/attempt=1.log.trigger.<job id>.log``.
+MAPPED_TRIGGER_LOG = re.compile(r"map_index=(\d+)/attempt=1\.log\.trigger\.(\d+)\.log")
 STOP_GRACE = 15.0
 
 
@@ -84,6 +87,8 @@ class AirflowStack:
     services: dict[str, Service] = field(default_factory=dict)
     retired: list[Service] = field(default_factory=list)
     memory: MemoryPeak = field(default_factory=MemoryPeak)
+    #: Processes outside the stack counted in its memory (e.g. its database and broker).
+    sampled_pids: list[int] = field(default_factory=list)
     _sampler_stop: threading.Event = field(default_factory=threading.Event)
     _sampler: threading.Thread | None = None
     _starts: int = 0
@@ -116,14 +121,19 @@ class AirflowStack:
         if result.returncode != 0:
             raise RuntimeError(f"airflow db migrate failed:\n{tail(log)}")
 
-    def start(self, name: str) -> Service:
-        """Start one service in a new process group, logging to ``service-logs/<name>-<n>.log``."""
-        args = {
-            "api-server": ["api-server", "--host", "127.0.0.1", "--port", str(self.api_port)],
-            "scheduler": ["scheduler", "--skip-serve-logs"],
-            "dag-processor": ["dag-processor"],
-            "triggerer": ["triggerer", "--skip-serve-logs"],
-        }[name]
+    def start(self, name: str, args: list[str] | None = None) -> Service:
+        """Start one service in a new process group, logging to ``service-logs/<name>-<n>.log``.
+
+        ``args`` (after ``airflow``) default by ``name``; pass them for a service of another name
+        (a second triggerer, a Celery worker).
+        """
+        if args is None:
+            args = {
+                "api-server": ["api-server", "--host", "127.0.0.1", "--port", str(self.api_port)],
+                "scheduler": ["scheduler", "--skip-serve-logs"],
+                "dag-processor": ["dag-processor"],
+                "triggerer": ["triggerer", "--skip-serve-logs"],
+            }[name]
         self._starts += 1
         log_path = self.home / "service-logs" / f"{name}-{self._starts}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -143,9 +153,13 @@ class AirflowStack:
         """Start the four services and the memory sampler, then wait until all are healthy."""
         for name in SERVICES:
             self.start(name)
+        self.start_sampler()
+        self.wait_healthy()
+
+    def start_sampler(self) -> None:
+        """Start the thread that records the stack's peak memory (see :attr:`memory`)."""
         self._sampler = threading.Thread(target=self._sample_memory, daemon=True)
         self._sampler.start()
-        self.wait_healthy()
 
     def health(self) -> dict[str, Any]:
         """``GET /api/v2/monitor/health``."""
@@ -266,6 +280,18 @@ class AirflowStack:
             for path in sorted(folder.rglob("*.log.trigger.*.log"))
         }
 
+    def trigger_jobs(
+        self, dag_id: str, run_id: str, task_id: str, needle: str
+    ) -> dict[int, set[int]]:
+        """``{map_index: {ids of the triggerer jobs whose log of the trigger of try 1 contains
+        needle}}`` for a mapped task (from the trigger log files' names)."""
+        found: dict[int, set[int]] = {}
+        for name, text in self.trigger_logs(dag_id, run_id, task_id).items():
+            match = MAPPED_TRIGGER_LOG.fullmatch(name)
+            if match and needle in text:
+                found.setdefault(int(match.group(1)), set()).add(int(match.group(2)))
+        return found
+
     def trigger_output(self, dag_id: str, run_id: str, task_id: str) -> str:
         """Everything the triggerer logged for a task's triggers.
 
@@ -290,7 +316,8 @@ class AirflowStack:
         # Sum over the service trees (task runners included): RSS double-counts pages shared
         # after fork, PSS splits them fairly; both are reported.
         while not self._sampler_stop.wait(1.0):
-            procs = list(_trees(s.process.pid for s in list(self.services.values())))
+            pids = [s.process.pid for s in list(self.services.values())]
+            procs = list(_trees([*pids, *self.sampled_pids]))
             rss = pss = 0
             for proc in procs:
                 try:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from airflow_api import AirflowApi
-from airflow_stack import AirflowStack, poll_until
+from airflow_stack import MAPPED_TRIGGER_LOG, AirflowStack, poll_until
 
 from cyberdesk_core import CyberdeskClient, derive_idempotency_key
 from cyberdesk_emulator import EmulatorServer
@@ -21,18 +21,11 @@ pytest_plugins = ["airflow_e2e_plugin"]
 DAG_ID = "e2e_cyberdesk_mapped"
 TASK_ID = "extract_patient"
 COUNT = 20
-#: ``attempt=1.log.trigger.<triggerer job id>.log`` under ``map_index=<i>/``.
-TRIGGER_LOG = re.compile(r"map_index=(\d+)/attempt=1\.log\.trigger\.(\d+)\.log")
 
 
 def trigger_jobs(stack: AirflowStack, run_id: str, needle: str) -> dict[int, set[int]]:
     """``{map_index: {triggerer job ids whose trigger log for it contains needle}}``."""
-    found: dict[int, set[int]] = {}
-    for name, text in stack.trigger_logs(DAG_ID, run_id, TASK_ID).items():
-        match = TRIGGER_LOG.fullmatch(name)
-        if match and needle in text:
-            found.setdefault(int(match.group(1)), set()).add(int(match.group(2)))
-    return found
+    return stack.trigger_jobs(DAG_ID, run_id, TASK_ID, needle)
 
 
 def all_mapped(found: dict[int, set[int]]) -> dict[int, set[int]] | None:
@@ -125,7 +118,7 @@ def test_triggerer_crash_loses_no_task_and_duplicates_no_run(
     assert fired_in_files | fired_in_service_log == set(range(COUNT))
     # The 20 triggers share one poller, yet each task's trigger log tells only about its own run.
     for name, text in airflow_stack.trigger_logs(DAG_ID, run_id, TASK_ID).items():
-        match = TRIGGER_LOG.fullmatch(name)
+        match = MAPPED_TRIGGER_LOG.fullmatch(name)
         assert match is not None, name
         mentioned = set(re.findall(r"Cyberdesk run ([0-9a-f-]{36}) \[", text))
         assert mentioned <= {cyberdesk_runs[int(match.group(1))]}, (name, mentioned)

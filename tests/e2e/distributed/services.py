@@ -34,6 +34,8 @@ import pytest
 SERVICE_USER = os.environ.get("CYBERDESK_TEST_SERVICE_USER", "cyberdesk-test")
 #: Superuser of the test cluster (trust authentication on loopback; no password exists).
 PG_SUPERUSER = "postgres"
+#: Field separator of :meth:`PostgresServer.psql` output (ASCII unit separator: not in text).
+FIELD_SEPARATOR = "\x1f"
 READY_TIMEOUT = 60.0
 STOP_GRACE = 15.0
 _PR_SET_PDEATHSIG = 1
@@ -267,11 +269,12 @@ class PostgresServer(_Server):
         return result.stdout
 
     def psql(self, sql: str, database: str = "postgres", **variables: str) -> str:
-        """Run SQL with ``psql``; returns unaligned, tuples-only output.
+        """Run SQL with ``psql``; returns unaligned, tuples-only output, one row per line and
+        fields separated by :data:`FIELD_SEPARATOR`.
 
         ``variables`` are psql variables: write ``:'name'`` in ``sql`` for a quoted literal.
         """
-        options = ["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-f", "-"]
+        options = ["-X", "-A", "-t", "-F", FIELD_SEPARATOR, "-v", "ON_ERROR_STOP=1", "-f", "-"]
         for name, value in variables.items():
             options += ["-v", f"{name}={value}"]
         return self._client("psql", database, *options, stdin=sql)
