@@ -8,8 +8,9 @@ marker, teardown and leftover check; the services start one after another, each 
 
 from __future__ import annotations
 
+import contextlib
+import signal
 from dataclasses import dataclass, field
-from typing import Any
 
 import dist_paths  # noqa: F401  (puts the shared helpers on sys.path)
 import httpx
@@ -183,6 +184,10 @@ class DistributedAirflowStack(AirflowStack):
                 return name
         return None
 
-    def summary(self) -> dict[str, Any]:
-        """What the stack ran on, for the report."""
-        return {"triggerer_jobs": dict(self.triggerer_jobs), "workers": list(WORKERS)}
+    def signal_tree(self, name: str, sig: signal.Signals) -> None:
+        """Send ``sig`` to a service and every process below it (SIGSTOP / SIGCONT: a stall, as
+        a long GC pause, CPU starvation or a hung call would cause)."""
+        root = psutil.Process(self.services[name].process.pid)
+        for proc in [root, *root.children(recursive=True)]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.send_signal(sig)
