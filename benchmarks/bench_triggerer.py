@@ -33,6 +33,8 @@ TIME_SCALE = 60.0
 # Simulated seconds: with TIME_SCALE 60 the runs end 4 to 9 s into the 12 s window.
 RUN_DURATION = [240.0, 540.0]
 WORKER_START_TIMEOUT = 180.0
+# The most runs one `POST /v1/runs/bulk` creates.
+BULK_LIMIT = 1000
 
 
 @dataclass
@@ -74,6 +76,25 @@ def worker_env(engine: str, emu: EmulatorProcess, home: str) -> dict[str, str]:
     return env
 
 
+def create_targets(emu: EmulatorProcess, workflow_id: str, count: int) -> list[dict[str, str]]:
+    """`count` runs of the workflow (bulks of 1,000), with the hints a caller has for each."""
+    with httpx.Client(
+        base_url=emu.url, headers={"Authorization": f"Bearer {emu.api_key}"}, timeout=60
+    ) as http:
+        created = [
+            run
+            for start in range(0, count, BULK_LIMIT)
+            for run in http.post(
+                "/v1/runs/bulk",
+                json={"workflow_id": workflow_id, "count": min(BULK_LIMIT, count - start)},
+            ).json()["created_runs"]
+        ]
+    return [
+        {"run_id": r["id"], "workflow_id": r["workflow_id"], "created_at": r["created_at"]}
+        for r in created
+    ]
+
+
 def run_pass(emu: EmulatorProcess, workflow_id: str, engine: str, flavour: str, home: str) -> Pass:
     """Start a worker, create the runs once it is ready, let it wait for one window."""
     with tempfile.TemporaryFile() as errors:
@@ -91,16 +112,7 @@ def run_pass(emu: EmulatorProcess, workflow_id: str, engine: str, flavour: str, 
             proc.kill()
             errors.seek(0)
             raise RuntimeError(f"worker failed to start: {errors.read().decode()[-2000:]}")
-        with httpx.Client(
-            base_url=emu.url, headers={"Authorization": f"Bearer {emu.api_key}"}, timeout=60
-        ) as http:
-            created = http.post(
-                "/v1/runs/bulk", json={"workflow_id": workflow_id, "count": WAITS}
-            ).json()["created_runs"]
-        targets = [
-            {"run_id": r["id"], "workflow_id": r["workflow_id"], "created_at": r["created_at"]}
-            for r in created
-        ]
+        targets = create_targets(emu, workflow_id, WAITS)
         emu.admin.reset_stats()
         spec = {
             "url": emu.url,

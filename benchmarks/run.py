@@ -26,10 +26,12 @@ PLAN: dict[str, list[tuple[str, str, list[str]]]] = {
         ("3-download", "benchmarks.bench_download", []),
         ("4-imports-airflow", "benchmarks.bench_imports", ["--engine", "airflow"]),
         ("5-emulator-capacity", "benchmarks.bench_emulator_capacity", []),
+        ("6-scaling-airflow", "benchmarks.bench_scaling", ["--engine", "airflow"]),
     ],
     "prefect": [
         ("2-prefect-waits", "benchmarks.bench_triggerer", ["--engine", "prefect"]),
         ("4-imports-prefect", "benchmarks.bench_imports", ["--engine", "prefect"]),
+        ("6-scaling-prefect", "benchmarks.bench_scaling", ["--engine", "prefect"]),
     ],
 }
 

@@ -434,7 +434,7 @@ class WatchHub:
         key = watch_key(credentials, poll_interval, max_poll_interval)
         if hints is None or not hints.groupable:
             listed = await self._recent_runs(key, credentials).find(run_id)
-            hints = RunHints.of(listed) if listed is not None else hints or RunHints()
+            hints = RunHints(*listed) if listed is not None else hints or RunHints()
         # Nothing is awaited between taking the shared watcher and registering with it, so it
         # cannot retire (and refuse this wait) in between.
         watcher: RunWatcher = RunWatcher.shared(
