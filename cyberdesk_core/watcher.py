@@ -139,6 +139,8 @@ class RunWatcher(AsyncClosing):
         self._runs: dict[str, Tracked] = {}
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
+        # When the current pause between ticks ends (None while ticking).
+        self._pause_ends: datetime | None = None
         self._closed = False
         self._shared_key: tuple[weakref.ref[asyncio.AbstractEventLoop], Hashable] | None = None
 
@@ -225,7 +227,7 @@ class RunWatcher(AsyncClosing):
             loop.create_future(), as_aware(deadline) if deadline else None, on_status_change
         )
         tracked.waiters.append(waiter)
-        self._ensure_task(loop)
+        self._ensure_task(loop, waiter.deadline)
         try:
             return await waiter.future
         finally:
@@ -233,13 +235,15 @@ class RunWatcher(AsyncClosing):
 
     # -- loop ------------------------------------------------------------------------------
 
-    def _ensure_task(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _ensure_task(self, loop: asyncio.AbstractEventLoop, deadline: datetime | None) -> None:
         if self._wake is None:
             self._wake = asyncio.Event()
         if self._task is None or self._task.done():
             self._task = loop.create_task(self._loop(), name="cyberdesk-run-watcher")
-        else:
-            # A new waiter may have an earlier deadline than the current sleep.
+        elif deadline is not None and self._pause_ends is not None and deadline < self._pause_ends:
+            # Only a deadline inside the current pause cuts it short. Any other new waiter
+            # joins the next tick: waking for each one would cost a list call per waiter
+            # while many start one after another (200 mapped tasks: 10 lists per interval).
             self._wake.set()
 
     def _drop_waiter(self, tracked: Tracked, waiter: Waiter) -> None:
@@ -274,11 +278,13 @@ class RunWatcher(AsyncClosing):
         wake = self._wake
         assert wake is not None
         wake.clear()
+        self._pause_ends = self._clock() + timedelta(seconds=delay)
         sleeper = asyncio.ensure_future(self._sleep(delay))
         waker = asyncio.ensure_future(wake.wait())
         try:
             await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            self._pause_ends = None
             for fut in (sleeper, waker):
                 if not fut.done():
                     fut.cancel()
