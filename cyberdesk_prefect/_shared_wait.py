@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from cyberdesk_core.errors import CyberdeskError
 from cyberdesk_prefect._recent_runs import RecentRuns
+from cyberdesk_prefect._runner_cancel import raise_if_cancelled, task_cancel_event
 
 if TYPE_CHECKING:
     from cyberdesk_core import Run, RunWatcher
@@ -485,11 +486,14 @@ def in_caller_context(callback: Callable[[Run], None]) -> Callable[[Run], None]:
 
 
 def wait_on_hub(future: HubFuture[T]) -> T:
-    """Block until `future` is done, waking up regularly; cancel it if interrupted."""
+    """Block until `future` is done, waking up regularly; cancel it if interrupted (also by
+    the task runner cancelling the task run, see `_runner_cancel`)."""
+    cancelled = task_cancel_event()
     try:
         while not future.done():
             concurrent.futures.wait([future], timeout=_SYNC_WAKE_SECONDS)
             future.check_served()
+            raise_if_cancelled(cancelled)
         return future.result()
     finally:
         # An interrupted wait must not leave its registration behind in the shared watcher.
@@ -500,11 +504,20 @@ async def await_on_hub(future: HubFuture[T]) -> T:
     """Await `future` from any event loop; cancelling the awaiting task cancels it too.
 
     No timer is needed: the hub fails its pending waits when it shuts down or its thread
-    stops, and `check_served` refuses a wait carried over a fork.
+    stops, and `check_served` refuses a wait carried over a fork. Only inside a task run of
+    a thread-pool task runner does it wake regularly, to see the runner cancel it.
     """
+    cancelled = task_cancel_event()
     try:
         future.check_served()
-        await HUB.waker.wake_when_done(future)
+        waiter = HUB.waker.wake_when_done(future)
+        if cancelled is None:
+            await waiter
+        else:
+            # In a task runner's thread: look at its cancel event as a sync wait does.
+            while not waiter.done():
+                await asyncio.wait({waiter}, timeout=_SYNC_WAKE_SECONDS)
+                raise_if_cancelled(cancelled)
         return future.result()
     finally:
         future.cancel()
