@@ -84,11 +84,21 @@ def make_workflow(e2e_emulator: EmulatorServer) -> Callable[[str, dict[str, Any]
     return make
 
 
-def cyberdesk_connection(emulator: EmulatorServer) -> str:
-    """``AIRFLOW_CONN_*`` value of a Cyberdesk connection to the emulator."""
-    return json.dumps(
-        {"conn_type": "cyberdesk", "host": emulator.url, "password": emulator.api_key}
+def e2e_env(
+    home: Path, dags_folder: Path, api_port: int, emulator: EmulatorServer, secrets: SessionSecrets
+) -> dict[str, str]:
+    """The services' environment (``airflow_env``): ``cyberdesk_default`` points at the
+    emulator, the canary DAG's literal secrets are set."""
+    connection = {"conn_type": "cyberdesk", "host": emulator.url, "password": emulator.api_key}
+    env = airflow_env(
+        home=home,
+        dags_folder=dags_folder,
+        api_port=api_port,
+        stack_id=uuid.uuid4().hex,
+        connections={"cyberdesk_default": json.dumps(connection)},
     )
+    env[SECRETS_ENV] = json.dumps(secrets.values)
+    return env
 
 
 @contextmanager
@@ -123,14 +133,7 @@ def airflow_stack(
     """Migrated metadata DB and the four services, healthy; everything killed afterwards."""
     home = tmp_path_factory.mktemp("airflow-e2e-home")
     port = free_port()
-    env = airflow_env(
-        home=home,
-        dags_folder=DAGS_FOLDER,
-        api_port=port,
-        stack_id=uuid.uuid4().hex,
-        connections={"cyberdesk_default": cyberdesk_connection(e2e_emulator)},
-    )
-    env[SECRETS_ENV] = json.dumps(e2e_canary_secrets.values)
+    env = e2e_env(home, DAGS_FOLDER, port, e2e_emulator, e2e_canary_secrets)
     with running_stack(AirflowStack(home=home, env=env, api_port=port), pytestconfig) as stack:
         yield stack
 

@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 import pytest
 
@@ -188,6 +188,7 @@ class _Server:
 
 
 atexit.register(_Server.stop_all)
+ServerT = TypeVar("ServerT", bound=_Server)
 
 
 class PostgresServer(_Server):
@@ -318,25 +319,23 @@ class RedisServer(_Server):
         return f"redis://127.0.0.1:{self.port}/{db}"
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """A PostgreSQL cluster for the session; stopped (and its folder removed) afterwards."""
-    server = PostgresServer()
+def serving(server: ServerT) -> Iterator[ServerT]:
+    """Fixture body: start ``server``, yield it, stop it whatever happened, check it is gone."""
     try:
         server.start()
         yield server
     finally:
         server.stop()
     assert not server.running()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL cluster for the session; stopped (and its folder removed) afterwards."""
+    yield from serving(PostgresServer())
 
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     """A Redis server for the session; stopped (and its folder removed) afterwards."""
-    server = RedisServer()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-    assert not server.running()
+    yield from serving(RedisServer())

@@ -8,21 +8,19 @@ single-machine suite's (``airflow_e2e_plugin``), imported by name so pytest regi
 
 from __future__ import annotations
 
-import json
 import resource
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import dist_paths  # noqa: F401  (puts the shared helpers on sys.path)
 import pytest
-from airflow_canary import SECRETS_ENV, SessionSecrets
+from airflow_canary import SessionSecrets
 from airflow_e2e_plugin import DAGS_FOLDER as SINGLE_MACHINE_DAGS
 from airflow_e2e_plugin import (
     airflow_api,
-    cyberdesk_connection,
     e2e_canary_secrets,
     e2e_emulator_log,
+    e2e_env,
     e2e_metrics,
     emulator_client,
     emulator_server,
@@ -31,7 +29,7 @@ from airflow_e2e_plugin import (
     pytest_terminal_summary,
     running_stack,
 )
-from airflow_env import airflow_env, free_port
+from airflow_env import free_port
 from dist_airflow_stack import DATABASE, DistributedAirflowStack, celery_env
 from services import PostgresServer, RedisServer, postgres_server, redis_server
 
@@ -89,15 +87,8 @@ def airflow_stack(
     postgres_server.create_database(DATABASE)
     home = tmp_path_factory.mktemp("airflow-dist-home")
     port = free_port()
-    base = airflow_env(
-        home=home,
-        dags_folder=dags_folder,
-        api_port=port,
-        stack_id=uuid.uuid4().hex,
-        connections={"cyberdesk_default": cyberdesk_connection(e2e_emulator)},
-    )
+    base = e2e_env(home, dags_folder, port, e2e_emulator, e2e_canary_secrets)
     env = celery_env(base, postgres_server, redis_server)
-    env[SECRETS_ENV] = json.dumps(e2e_canary_secrets.values)
     stack = DistributedAirflowStack(
         home=home, env=env, api_port=port, postgres=postgres_server, redis=redis_server
     )
