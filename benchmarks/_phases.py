@@ -11,7 +11,8 @@ the emulator's request counters at the same moments:
   a poll began, so it holds exactly that many polls.
 - `DELIVER`: the parent adds a machine per run; the runs end within a few seconds and every
   wait delivers its result (bounded by `limits.deliver`; skipped when start-up was cut).
-CPU seconds (`getrusage`) are taken per phase, RSS is sampled every 0.1 s throughout.
+CPU seconds (`getrusage`, the whole process) are taken per phase and RSS is sampled every
+0.1 s, by a thread of its own so that the bounds hold while the event loop is starved.
 """
 
 from __future__ import annotations
@@ -21,16 +22,17 @@ import gc
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import psutil
 
-from benchmarks._waiters import FLAVOURS, RSS_SAMPLE_SECONDS, _cpu_seconds, preload
+from benchmarks._waiters import FLAVOURS, _cpu_seconds, preload
 
-# How often the phase logic looks at the polls and the waits.
-CHECK_SECONDS = 0.05
+# How often the driver samples RSS and looks at the polls and the waits.
+CHECK_SECONDS = 0.1
 
 
 class Ticks:
@@ -61,12 +63,104 @@ class Ticks:
         return sum(1 for t, _ in self.started if start <= t <= end)
 
 
-async def _until(condition: Callable[[], bool], deadline: float) -> bool:
-    while not condition():
-        if time.perf_counter() >= deadline:
-            return False
-        await asyncio.sleep(CHECK_SECONDS)
-    return True
+class Driver:
+    """Times the phases from a thread of its own, so that their bounds hold even while the
+    event loop is starved (the baseline at 10,000), and samples RSS meanwhile."""
+
+    def __init__(self, spec: dict[str, Any], ticks: Ticks | None) -> None:
+        self.spec = spec
+        self.ticks = ticks
+        self.runs = len(spec["targets"])
+        self.proc = psutil.Process()
+        self.rss_before = self.proc.memory_info().rss
+        self.peak = self.rss_before
+        self.polled = 0  # baseline loops that made their first GET (updated by the loop)
+        self.done = 0
+        self.failed: list[BaseException] = []
+
+    def first_poll(self) -> None:
+        """Called by each baseline loop after its first GET."""
+        self.polled += 1
+
+    def finished(self, task: asyncio.Task[object]) -> None:
+        """Done-callback of every wait."""
+        self.done += 1
+        if not task.cancelled() and task.exception() is not None:
+            self.failed.append(task.exception())  # type: ignore[arg-type]
+
+    def _wait(self, condition: Callable[[], bool], until: float) -> bool:
+        """Sample RSS until `condition` holds (True) or the time `until` comes (False)."""
+        while not condition():
+            self.peak = max(self.peak, self.proc.memory_info().rss)
+            if time.perf_counter() >= until:
+                return False
+            time.sleep(CHECK_SECONDS)
+        return True
+
+    def _sleep_until(self, until: float) -> None:
+        self._wait(lambda: time.perf_counter() >= until, until)
+
+    def _covered(self) -> bool:
+        ticks = self.ticks
+        if ticks is None:
+            return self.polled >= self.runs
+        # A poll covering every run, then the next one (see `run`).
+        i = ticks.covering(self.runs)
+        return i is not None and len(ticks.started) > i + 1
+
+    def run(self, started: float, cpu_before: float, full_gc_before: int) -> None:
+        """Drive the phases, print the report and end the process."""
+        spec, ticks, limits = self.spec, self.ticks, self.spec["limits"]
+        interval = spec["interval"]
+        cpu = [cpu_before]
+        ready = self._wait(self._covered, started + limits["start"])
+        polled_at = steady_from = time.perf_counter()
+        if ticks is not None:
+            covering = ticks.covering(self.runs)
+            if covering is not None:
+                polled_at = ticks.started[covering][0]
+            if ready and covering is not None:
+                # Half an interval after a poll began: no poll straddles the window's edges.
+                steady_from = ticks.started[covering + 1][0] + interval / 2
+                self._sleep_until(steady_from)
+        covered = self.polled if ticks is None else max((n for _, n in ticks.started), default=0)
+        cpu.append(_cpu_seconds())
+        _say("STEADY")
+        steady_to = steady_from + spec["steady_ticks"] * interval
+        self._sleep_until(steady_to)
+        cpu.append(_cpu_seconds())
+        _say("DELIVER")
+        sys.stdin.readline()  # the parent has added the machines
+        deliver_from = time.perf_counter()
+        if ready:
+            # Skipped when start-up was cut: loops that never polled would report runs that
+            # ended before their first GET as delivered.
+            self._wait(lambda: self.done >= self.runs, deliver_from + limits["deliver"])
+        deliver_seconds = time.perf_counter() - deliver_from
+        cpu.append(_cpu_seconds())
+        failed = list(self.failed)
+        report = {
+            "runs": self.runs,
+            "ready": ready,
+            "polled": covered,
+            "start_seconds": steady_from - started,
+            "polled_seconds": polled_at - started,
+            "deliver_seconds": deliver_seconds,
+            "cpu_start": cpu[1] - cpu[0],
+            "cpu_steady": cpu[2] - cpu[1],
+            "cpu_deliver": cpu[3] - cpu[2],
+            "steady_ticks": ticks.between(steady_from, steady_to) if ticks else None,
+            "rss_before": self.rss_before,
+            "rss_peak": max(self.peak, self.proc.memory_info().rss),
+            "finished": self.done - len(failed),
+            "failed": len(failed),
+            "first_error": repr(failed[0]) if failed else None,
+            "full_gc": gc.get_stats()[2]["collections"] - full_gc_before,
+        }
+        _say(json.dumps(report))
+        # Everything is measured: closing what is left (10,000 baseline clients) would only
+        # add wall time to `make bench`.
+        os._exit(0)
 
 
 def _say(line: str) -> None:
@@ -74,92 +168,20 @@ def _say(line: str) -> None:
 
 
 async def run_phases(spec: dict[str, Any], ticks: Ticks | None) -> None:
-    """Start-up, steady window, delivery; prints CPU per phase and peak RSS, then exits."""
-    proc = psutil.Process()
-    rss_before = proc.memory_info().rss
-    peak = rss_before
-    runs = len(spec["targets"])
-    interval = spec["interval"]
-
-    async def sample() -> None:
-        nonlocal peak
-        while True:
-            peak = max(peak, proc.memory_info().rss)
-            await asyncio.sleep(RSS_SAMPLE_SECONDS)
-
-    polled = [0]  # baseline loops that made their first GET
-
-    def first_poll() -> None:
-        polled[0] += 1
-
-    spec["on_first_poll"] = first_poll
+    """Start every wait and hand the timing to a `Driver` thread (which ends the process)."""
+    driver = Driver(spec, ticks)
+    spec["on_first_poll"] = driver.first_poll
     full_gc_before = gc.get_stats()[2]["collections"]
-    cpu = [_cpu_seconds()]
+    cpu_before = _cpu_seconds()
     started = time.perf_counter()
-    sampler = asyncio.ensure_future(sample())
+    thread = threading.Thread(
+        target=driver.run, args=(started, cpu_before, full_gc_before), daemon=True
+    )
+    thread.start()
     tasks = [asyncio.ensure_future(factory()) for factory in FLAVOURS[spec["flavour"]](spec)]
-
-    # Start-up: over once every run is polled; the steady window begins right after.
-    start_limit = started + spec["limits"]["start"]
-    if ticks is None:
-        ready = await _until(lambda: polled[0] >= runs, start_limit)
-        polled_at = steady_from = time.perf_counter()
-    else:
-        # A poll covering every run, then the next one: the window starts half an interval
-        # after that one began, so that no poll straddles its edges.
-        ready = await _until(
-            lambda: (i := ticks.covering(runs)) is not None and len(ticks.started) > i + 1,
-            start_limit,
-        )
-        covering = ticks.covering(runs)
-        polled_at = ticks.started[covering][0] if covering is not None else time.perf_counter()
-        following = ticks.started[covering + 1][0] if ready and covering is not None else None
-        steady_from = (following or time.perf_counter()) + interval / 2
-        await asyncio.sleep(max(0.0, steady_from - time.perf_counter()))
-    start_seconds = steady_from - started
-    covered = polled[0] if ticks is None else max((n for _, n in ticks.started), default=0)
-    cpu.append(_cpu_seconds())
-    _say("STEADY")
-
-    steady_to = steady_from + spec["steady_ticks"] * interval
-    await asyncio.sleep(max(0.0, steady_to - time.perf_counter()))
-    cpu.append(_cpu_seconds())
-    _say("DELIVER")
-    await asyncio.to_thread(sys.stdin.readline)  # the parent has added the machines
-
-    deliver_from = time.perf_counter()
-    if ready:
-        # Skipped when start-up hit its bound: loops that never polled would report runs that
-        # ended before their first GET as "delivered".
-        await asyncio.wait(tasks, timeout=spec["limits"]["deliver"])
-    deliver_seconds = time.perf_counter() - deliver_from
-    cpu.append(_cpu_seconds())
-    sampler.cancel()
-    peak = max(peak, proc.memory_info().rss)
-    done = [t for t in tasks if t.done()]
-    failed = [t for t in done if not t.cancelled() and t.exception() is not None]
-    result = {
-        "runs": runs,
-        "ready": ready,
-        "polled": covered,
-        "start_seconds": start_seconds,
-        "polled_seconds": polled_at - started,
-        "deliver_seconds": deliver_seconds,
-        "cpu_start": cpu[1] - cpu[0],
-        "cpu_steady": cpu[2] - cpu[1],
-        "cpu_deliver": cpu[3] - cpu[2],
-        "steady_ticks": ticks.between(steady_from, steady_to) if ticks else None,
-        "rss_before": rss_before,
-        "rss_peak": peak,
-        "finished": len(done) - len(failed),
-        "failed": len(failed),
-        "first_error": repr(failed[0].exception()) if failed else None,
-        "full_gc": gc.get_stats()[2]["collections"] - full_gc_before,
-    }
-    _say(json.dumps(result))
-    # Everything is measured: closing what is left (10,000 baseline clients) would only add
-    # wall time to `make bench`.
-    os._exit(0)
+    for task in tasks:
+        task.add_done_callback(driver.finished)
+    await asyncio.Event().wait()  # `tasks` stay referenced until the driver ends the process
 
 
 def worker(engine: str, flavour: str) -> None:

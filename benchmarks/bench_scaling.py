@@ -28,14 +28,13 @@ import argparse
 import json
 import os
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from typing import IO, Any
 
 from benchmarks._emulator import EmulatorProcess, cyberdesk_requests, seed_document, workflow_ids
 from benchmarks._report import Row, emit, fmt_ratio, log, mib
-from benchmarks.bench_triggerer import create_targets, warm_up, worker_env
+from benchmarks.bench_triggerer import create_targets, start_worker, warm_up
 
 SIZES = (100, 1000, 10000)
 POLL_INTERVAL = 2.0
@@ -127,14 +126,7 @@ def run_pass(engine: str, flavour: str, waits: int, home: str) -> Phases:
         seed_document({"scale": {"duration": RUN_DURATION}}, 0), time_scale=TIME_SCALE
     )
     with tempfile.TemporaryFile() as errors:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks._phases", engine, flavour],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=errors,
-            env=worker_env(engine, emu, home),
-            text=True,
-        )
+        proc = start_worker("benchmarks._phases", engine, flavour, emu, home, errors)
         try:
             with emu:
                 targets = create_targets(emu, workflow_ids(emu)["scale"], waits)

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 import httpx
 
@@ -95,17 +95,24 @@ def create_targets(emu: EmulatorProcess, workflow_id: str, count: int) -> list[d
     ]
 
 
+def start_worker(
+    module: str, engine: str, flavour: str, emu: EmulatorProcess, home: str, errors: IO[bytes]
+) -> subprocess.Popen[str]:
+    """A worker process (`_waiters` or `_phases`) talking over its stdin and stdout."""
+    return subprocess.Popen(
+        [sys.executable, "-m", module, engine, flavour],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=errors,
+        env=worker_env(engine, emu, home),
+        text=True,
+    )
+
+
 def run_pass(emu: EmulatorProcess, workflow_id: str, engine: str, flavour: str, home: str) -> Pass:
     """Start a worker, create the runs once it is ready, let it wait for one window."""
     with tempfile.TemporaryFile() as errors:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks._waiters", engine, flavour],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=errors,
-            env=worker_env(engine, emu, home),
-            text=True,
-        )
+        proc = start_worker("benchmarks._waiters", engine, flavour, emu, home, errors)
         assert proc.stdin is not None
         assert proc.stdout is not None
         if proc.stdout.readline().strip() != "READY":
