@@ -49,7 +49,10 @@ test-distributed: setup
 	scripts/setup-services.sh
 	scripts/run-tests.sh airflow tests/e2e/distributed/airflow
 
-test: lint typecheck test-airflow test-prefect test-oldest test-distributed
+# The distributed stacks (Celery + PostgreSQL + Redis, two triggerers and workers; Prefect server on
+# PostgreSQL with work-pool workers) take 8-12 minutes on 2 cores and are run on their own with
+# `make test-distributed` until they fit the CI budget next to the rest.
+test: lint typecheck test-airflow test-prefect test-oldest
 
 demo: setup-main
 	scripts/demo.sh
