@@ -32,6 +32,8 @@ typecheck: setup
 	.venvs/prefect/bin/mypy tests/reliability/prefect
 	.venvs/airflow/bin/mypy tests/airflow
 	.venvs/airflow/bin/mypy tests/e2e/airflow tests/e2e/distributed/services.py tests/e2e/distributed/airflow
+	.venvs/prefect/bin/mypy tests/e2e/distributed/prefect tests/e2e/airflow/airflow_stack.py \
+		tests/e2e/airflow/airflow_env.py tests/e2e/airflow/airflow_canary.py
 
 test-airflow: setup
 	scripts/run-tests.sh airflow tests/core tests/emulator tests/airflow tests/examples/airflow \
@@ -48,6 +50,7 @@ test-oldest: setup
 test-distributed: setup
 	scripts/setup-services.sh
 	scripts/run-tests.sh airflow tests/e2e/distributed/airflow
+	scripts/run-tests.sh prefect tests/e2e/distributed/prefect
 
 # The distributed stacks (Celery + PostgreSQL + Redis, two triggerers and workers; Prefect server on
 # PostgreSQL with work-pool workers) take 8-12 minutes on 2 cores and are run on their own with

@@ -36,19 +36,23 @@ from cyberdesk_emulator import EmulatorServer
 RELIABILITY_SUPPORT = Path(__file__).resolve().parents[2] / "reliability" / "reliability_support.py"
 
 
-def _load_reliability_support() -> ModuleType:
-    # Loaded by path: putting tests/reliability on sys.path would let its airflow/ and prefect/
-    # folders pass for namespace packages of those names in this process.
-    name = "reliability_support"
+def load_module_at(name: str, path: Path) -> ModuleType:
+    """Import the file `path` as module `name` (once), without putting its folder on sys.path:
+    there, folders named airflow/ or prefect/ (tests/reliability, tests/e2e/distributed) would
+    pass for namespace packages of those names in this process."""
     if name in sys.modules:
         return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, RELIABILITY_SUPPORT)
+    spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {RELIABILITY_SUPPORT}")
+        raise ImportError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def _load_reliability_support() -> ModuleType:
+    return load_module_at("reliability_support", RELIABILITY_SUPPORT)
 
 
 _support = _load_reliability_support()

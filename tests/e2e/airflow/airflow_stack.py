@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import httpx
 import psutil
@@ -79,8 +79,14 @@ class MemoryPeak:
 
 @dataclass
 class AirflowStack:
-    """The services of one Airflow installation, started and stopped by the test session."""
+    """The services of one Airflow installation, started and stopped by the test session.
 
+    The process handling (start, crash, stop, marker search) serves other engines' stacks
+    too: a subclass sets `program` (tests/e2e/distributed/prefect runs `prefect`).
+    """
+
+    #: The command-line program every service runs (`start` passes it the service's args).
+    program: ClassVar[Path] = AIRFLOW
     home: Path
     env: dict[str, str]
     api_port: int
@@ -139,7 +145,7 @@ class AirflowStack:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("wb") as out:
             process = subprocess.Popen(
-                [str(AIRFLOW), *args],
+                [str(self.program), *args],
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -190,7 +196,8 @@ class AirflowStack:
             code = service.process.poll()
             if code is not None:
                 raise RuntimeError(
-                    f"Airflow {service.name} exited with code {code}:\n{tail(service.log_path)}"
+                    f"{self.program.name} {service.name} exited with code {code}:\n"
+                    f"{tail(service.log_path)}"
                 )
 
     def crash(self, name: str) -> list[int]:
