@@ -1,7 +1,4 @@
-"""Version-tolerant imports of the Airflow classes the provider builds on.
-
-Airflow 3.1+ exposes everything through ``airflow.sdk``; the fallbacks keep the provider
-importable on 3.0, whose SDK keeps ``BaseHook`` and ``mask_secret`` in older modules.
+"""The Airflow classes the provider builds on, from ``airflow.sdk`` (Airflow 3.1+).
 
 Only what an operator class needs at definition time is imported eagerly; the rest (triggers,
 sensors, hooks, object storage, XCom) is imported on first use, because DAG files import the
@@ -10,76 +7,50 @@ operators and every parse of a DAG file pays for their imports.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator, BaseOperatorLink
+from airflow.sdk import BaseOperator as BaseOperator
+from airflow.sdk import BaseOperatorLink as BaseOperatorLink
+from airflow.sdk.log import mask_secret as _mask_secret
 
+from cyberdesk_core._lazy import LazyExports
+
+# What type checkers see (``X as X`` re-exports it); a test checks it matches _LAZY.
 if TYPE_CHECKING:
-    from airflow.sdk import (
-        BaseHook,
-        BaseSensorOperator,
-        Context,
-        ObjectStoragePath,
-        PokeReturnValue,
-        conf,
-    )
-    from airflow.sdk.execution_time.xcom import XCom
-    from airflow.sdk.log import mask_secret as _mask_secret
-    from airflow.triggers.base import BaseTrigger, TriggerEvent
+    from airflow.sdk import BaseHook as BaseHook
+    from airflow.sdk import BaseSensorOperator as BaseSensorOperator
+    from airflow.sdk import Context as Context
+    from airflow.sdk import ObjectStoragePath as ObjectStoragePath
+    from airflow.sdk import PokeReturnValue as PokeReturnValue
+    from airflow.sdk import conf as conf
+    from airflow.sdk.execution_time.xcom import XCom as XCom
+    from airflow.triggers.base import BaseTrigger as BaseTrigger
+    from airflow.triggers.base import TriggerEvent as TriggerEvent
 else:
     try:
-        from airflow.sdk import conf
-    except ImportError:  # Airflow 3.1
-        from airflow.configuration import conf
-
-    try:
-        from airflow.sdk.log import mask_secret as _mask_secret
-    except ImportError:  # Airflow 3.0
-        from airflow.sdk.execution_time.secrets_masker import mask_secret as _mask_secret
+        from airflow.sdk import conf as conf
+    except ImportError:  # Airflow 3.1 keeps it in airflow.configuration
+        from airflow.configuration import conf as conf
     Context = dict
 
-# name -> (module, attribute) candidates, tried in order on first access.
-_LAZY: dict[str, tuple[tuple[str, str], ...]] = {
-    "BaseHook": (("airflow.sdk", "BaseHook"), ("airflow.hooks.base", "BaseHook")),  # 3.0
-    "BaseSensorOperator": (("airflow.sdk", "BaseSensorOperator"),),
-    "BaseTrigger": (("airflow.triggers.base", "BaseTrigger"),),
-    "ObjectStoragePath": (("airflow.sdk", "ObjectStoragePath"),),
-    "PokeReturnValue": (("airflow.sdk", "PokeReturnValue"),),
-    "TriggerEvent": (("airflow.triggers.base", "TriggerEvent"),),
-    "XCom": (("airflow.sdk.execution_time.xcom", "XCom"),),
+_LAZY: dict[str, str] = {
+    "BaseHook": "airflow.sdk",
+    "BaseSensorOperator": "airflow.sdk",
+    "BaseTrigger": "airflow.triggers.base",
+    "ObjectStoragePath": "airflow.sdk",
+    "PokeReturnValue": "airflow.sdk",
+    "TriggerEvent": "airflow.triggers.base",
+    "XCom": "airflow.sdk.execution_time.xcom",
 }
 
-__all__ = [
-    "BaseHook",
-    "BaseOperator",
-    "BaseOperatorLink",
-    "BaseSensorOperator",
-    "BaseTrigger",
-    "Context",
-    "ObjectStoragePath",
-    "PokeReturnValue",
-    "TriggerEvent",
-    "XCom",
-    "conf",
-    "mask_secret",
-]
-
-
-def __getattr__(name: str) -> Any:
-    candidates = _LAZY.get(name)
-    if candidates is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    error: Exception | None = None
-    for module, attribute in candidates:
-        try:
-            value = getattr(importlib.import_module(module), attribute)
-        except (ImportError, AttributeError) as exc:
-            error = exc
-            continue
-        globals()[name] = value
-        return value
-    raise ImportError(f"Airflow provides no {name}") from error
+_EXPORTS = LazyExports(
+    __name__,
+    _LAZY,
+    eager=["BaseOperator", "BaseOperatorLink", "Context", "conf", "mask_secret"],
+)
+__all__ = _EXPORTS.names
+__getattr__ = _EXPORTS.load
+__dir__ = _EXPORTS.listing
 
 
 def mask_secret(value: Any, name: str | None = None) -> None:

@@ -48,7 +48,7 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-class-name": _HOOK,
                 "hook-name": "Cyberdesk",
                 # Airflow 3.2+ builds the connection form from these keys without importing
-                # the hook; older versions call the hook's classmethods instead.
+                # the hook; 3.1 reads the hook's get_ui_field_behaviour and has no conn-fields.
                 "ui-field-behaviour": {
                     "hidden-fields": ["schema", "port", "login"],
                     "relabeling": {"host": "Base URL", "password": "API key"},

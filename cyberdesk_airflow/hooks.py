@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -62,7 +63,11 @@ class CyberdeskHook(BaseHook):
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Relabel and hide the standard fields (Airflow < 3.2 reads this method)."""
+        """Relabel and hide the standard fields (Airflow < 3.2 reads this method).
+
+        The extra fields are declared only as ``conn-fields`` in ``get_provider_info``: Airflow
+        3.2+ builds the form from them, and 3.1 shows them in the extra JSON (its placeholder).
+        """
         return {
             "hidden_fields": ["schema", "port", "login"],
             "relabeling": {"host": "Base URL", "password": "API key"},
@@ -71,25 +76,6 @@ class CyberdeskHook(BaseHook):
                 "password": "cd_...",
                 "extra": json.dumps({_EXTRA_TIMEOUT: 30, _EXTRA_MAX_RETRIES: 3}),
             },
-        }
-
-    @classmethod
-    def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Extra form fields for Airflow < 3.2 (newer versions read ``conn-fields``)."""
-        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-        from flask_babel import lazy_gettext
-        from wtforms import BooleanField, IntegerField, StringField
-
-        return {
-            _EXTRA_TIMEOUT: StringField(
-                lazy_gettext("Request timeout (seconds)"), widget=BS3TextFieldWidget()
-            ),
-            _EXTRA_MAX_RETRIES: IntegerField(
-                lazy_gettext("Max retries"), widget=BS3TextFieldWidget()
-            ),
-            _EXTRA_ALLOW_HTTP: BooleanField(
-                lazy_gettext("Allow plain http (insecure)"), default=False
-            ),
         }
 
     # -- clients -------------------------------------------------------------------------------
@@ -140,8 +126,8 @@ class CyberdeskHook(BaseHook):
         conn = await self.aget_connection(self.cyberdesk_conn_id)
         return self._client_kwargs(conn)
 
-    async def get_async_client(self) -> AsyncCyberdeskClient:
-        """Return a new asynchronous client without blocking the event loop.
+    async def aget_async_client(self) -> AsyncCyberdeskClient:
+        """Return a new asynchronous client without blocking the event loop (a coroutine).
 
         The connection is read with ``aget_connection``; the client is built in a thread because
         its TLS setup would stall the loop.
@@ -149,11 +135,20 @@ class CyberdeskHook(BaseHook):
         kwargs = await self.aget_client_kwargs()
         return await asyncio.to_thread(AsyncCyberdeskClient, **kwargs)
 
+    async def get_async_client(self) -> AsyncCyberdeskClient:
+        """Deprecated name of :meth:`aget_async_client` (it is a coroutine, hence the ``a``)."""
+        warnings.warn(
+            "CyberdeskHook.get_async_client() is deprecated; use `await hook.aget_async_client()`.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return await self.aget_async_client()
+
     def create_async_client(self) -> AsyncCyberdeskClient:
-        """Return a new asynchronous client, looking the connection up synchronously.
+        """Return a new asynchronous client, looking the connection up synchronously (no await).
 
         For worker code that resolves the connection before it starts an event loop; triggers use
-        :meth:`get_async_client` instead.
+        :meth:`aget_async_client` instead.
         """
         conn = self.get_connection(self.cyberdesk_conn_id)
         return AsyncCyberdeskClient(**self._client_kwargs(conn))
@@ -171,7 +166,7 @@ class CyberdeskHook(BaseHook):
 
     async def acancel_runs(self, run_ids: Sequence[str]) -> list[str]:
         """Async :meth:`cancel_runs` for triggers (connection looked up asynchronously)."""
-        async with await self.get_async_client() as client:
+        async with await self.aget_async_client() as client:
             cancelled = await acancel_active_runs(client, run_ids, logger=self.log)
         self._log_cancelled(cancelled)
         return cancelled

@@ -59,10 +59,6 @@ def runs_from_event(event: dict[str, Any]) -> list[Run]:
     return [Run.model_validate(item) for item in event.get("runs", [])]
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def _parse(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 

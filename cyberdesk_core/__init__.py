@@ -7,86 +7,83 @@ model or client is actually needed.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from cyberdesk_core._lazy import LazyExports
+
+# What type checkers see (``X as X`` re-exports it); a test checks it matches _LAZY.
 if TYPE_CHECKING:
-    from cyberdesk_core.aclient import AsyncCyberdeskClient
-    from cyberdesk_core.cancelling import (
-        CancelOutcome,
-        acancel_active_runs,
-        acancel_if_active,
-        cancel_active_runs,
-        cancel_if_active,
-    )
-    from cyberdesk_core.chain_resuming import (
-        ChainResume,
-        ChainResumed,
-        aresume_earlier_chain,
-        plan_chain_resume,
-        resume_earlier_chain,
-    )
-    from cyberdesk_core.client import CyberdeskClient
-    from cyberdesk_core.errors import (
-        APIConnectionError,
-        APIError,
-        APITimeoutError,
-        AuthenticationError,
-        BadRequestError,
-        ConfigurationError,
-        ConflictError,
-        CyberdeskError,
-        DownloadError,
-        NotFoundError,
-        PermissionDeniedError,
-        RateLimitError,
-        RunCancelledError,
-        RunError,
-        RunFailedError,
-        RunTimeoutError,
-        ServerError,
-        ValidationError,
-        is_transient,
-    )
-    from cyberdesk_core.idempotency import derive_idempotency_key, new_idempotency_key
-    from cyberdesk_core.inputs import (
-        normalize_file_inputs,
-        validate_input_values,
-        validate_timeouts,
-    )
-    from cyberdesk_core.models import (
-        TERMINAL_STATUSES,
-        AttachmentType,
-        BulkCreateResult,
-        ChainResult,
-        ChainStep,
-        DownloadResult,
-        DownloadUrl,
-        FileInput,
-        Machine,
-        MachineStatus,
-        Page,
-        Pool,
-        PoolWithMachines,
-        RefValue,
-        Run,
-        RunAttachment,
-        RunStatus,
-        Workflow,
-    )
-    from cyberdesk_core.reattaching import (
-        EarlierRunAction,
-        Reconciled,
-        areconcile_earlier_run,
-        areconcile_earlier_runs,
-        decide_earlier_run,
-        describe_batch,
-        reconcile_earlier_run,
-        reconcile_earlier_runs,
-    )
-    from cyberdesk_core.summaries import BulkSummary, FailPolicy, describe_run
-    from cyberdesk_core.transport import DEFAULT_BASE_URL, RetryPolicy
-    from cyberdesk_core.waiting import RunWatcher, await_run, raise_for_run_status, wait_for_run
+    from cyberdesk_core.aclient import AsyncCyberdeskClient as AsyncCyberdeskClient
+    from cyberdesk_core.cancelling import CancelOutcome as CancelOutcome
+    from cyberdesk_core.cancelling import acancel_active_runs as acancel_active_runs
+    from cyberdesk_core.cancelling import acancel_if_active as acancel_if_active
+    from cyberdesk_core.cancelling import cancel_active_runs as cancel_active_runs
+    from cyberdesk_core.cancelling import cancel_if_active as cancel_if_active
+    from cyberdesk_core.chain_resuming import ChainResume as ChainResume
+    from cyberdesk_core.chain_resuming import ChainResumed as ChainResumed
+    from cyberdesk_core.chain_resuming import aresume_earlier_chain as aresume_earlier_chain
+    from cyberdesk_core.chain_resuming import plan_chain_resume as plan_chain_resume
+    from cyberdesk_core.chain_resuming import resume_earlier_chain as resume_earlier_chain
+    from cyberdesk_core.client import CyberdeskClient as CyberdeskClient
+    from cyberdesk_core.errors import APIConnectionError as APIConnectionError
+    from cyberdesk_core.errors import APIError as APIError
+    from cyberdesk_core.errors import APITimeoutError as APITimeoutError
+    from cyberdesk_core.errors import AuthenticationError as AuthenticationError
+    from cyberdesk_core.errors import BadRequestError as BadRequestError
+    from cyberdesk_core.errors import ConfigurationError as ConfigurationError
+    from cyberdesk_core.errors import ConflictError as ConflictError
+    from cyberdesk_core.errors import CyberdeskError as CyberdeskError
+    from cyberdesk_core.errors import DownloadError as DownloadError
+    from cyberdesk_core.errors import NotFoundError as NotFoundError
+    from cyberdesk_core.errors import PermissionDeniedError as PermissionDeniedError
+    from cyberdesk_core.errors import RateLimitError as RateLimitError
+    from cyberdesk_core.errors import RunCancelledError as RunCancelledError
+    from cyberdesk_core.errors import RunError as RunError
+    from cyberdesk_core.errors import RunFailedError as RunFailedError
+    from cyberdesk_core.errors import RunTimeoutError as RunTimeoutError
+    from cyberdesk_core.errors import ServerError as ServerError
+    from cyberdesk_core.errors import ValidationError as ValidationError
+    from cyberdesk_core.errors import is_transient as is_transient
+    from cyberdesk_core.idempotency import derive_idempotency_key as derive_idempotency_key
+    from cyberdesk_core.idempotency import new_idempotency_key as new_idempotency_key
+    from cyberdesk_core.inputs import normalize_file_inputs as normalize_file_inputs
+    from cyberdesk_core.inputs import validate_input_values as validate_input_values
+    from cyberdesk_core.inputs import validate_timeouts as validate_timeouts
+    from cyberdesk_core.models import TERMINAL_STATUSES as TERMINAL_STATUSES
+    from cyberdesk_core.models import AttachmentType as AttachmentType
+    from cyberdesk_core.models import BulkCreateResult as BulkCreateResult
+    from cyberdesk_core.models import ChainResult as ChainResult
+    from cyberdesk_core.models import ChainStep as ChainStep
+    from cyberdesk_core.models import DownloadResult as DownloadResult
+    from cyberdesk_core.models import DownloadUrl as DownloadUrl
+    from cyberdesk_core.models import FileInput as FileInput
+    from cyberdesk_core.models import Machine as Machine
+    from cyberdesk_core.models import MachineStatus as MachineStatus
+    from cyberdesk_core.models import Page as Page
+    from cyberdesk_core.models import Pool as Pool
+    from cyberdesk_core.models import PoolWithMachines as PoolWithMachines
+    from cyberdesk_core.models import RefValue as RefValue
+    from cyberdesk_core.models import Run as Run
+    from cyberdesk_core.models import RunAttachment as RunAttachment
+    from cyberdesk_core.models import RunStatus as RunStatus
+    from cyberdesk_core.models import Workflow as Workflow
+    from cyberdesk_core.reattaching import EarlierRunAction as EarlierRunAction
+    from cyberdesk_core.reattaching import Reconciled as Reconciled
+    from cyberdesk_core.reattaching import areconcile_earlier_run as areconcile_earlier_run
+    from cyberdesk_core.reattaching import areconcile_earlier_runs as areconcile_earlier_runs
+    from cyberdesk_core.reattaching import decide_earlier_run as decide_earlier_run
+    from cyberdesk_core.reattaching import describe_batch as describe_batch
+    from cyberdesk_core.reattaching import reconcile_earlier_run as reconcile_earlier_run
+    from cyberdesk_core.reattaching import reconcile_earlier_runs as reconcile_earlier_runs
+    from cyberdesk_core.summaries import BulkSummary as BulkSummary
+    from cyberdesk_core.summaries import FailPolicy as FailPolicy
+    from cyberdesk_core.summaries import describe_run as describe_run
+    from cyberdesk_core.transport import DEFAULT_BASE_URL as DEFAULT_BASE_URL
+    from cyberdesk_core.transport import RetryPolicy as RetryPolicy
+    from cyberdesk_core.waiting import RunWatcher as RunWatcher
+    from cyberdesk_core.waiting import await_run as await_run
+    from cyberdesk_core.waiting import raise_for_run_status as raise_for_run_status
+    from cyberdesk_core.waiting import wait_for_run as wait_for_run
 
 __version__ = "0.1.0"
 
@@ -164,90 +161,7 @@ _LAZY: dict[str, str] = {
     "wait_for_run": "cyberdesk_core.waiting",
 }
 
-__all__ = [
-    "DEFAULT_BASE_URL",
-    "TERMINAL_STATUSES",
-    "APIConnectionError",
-    "APIError",
-    "APITimeoutError",
-    "AsyncCyberdeskClient",
-    "AttachmentType",
-    "AuthenticationError",
-    "BadRequestError",
-    "BulkCreateResult",
-    "BulkSummary",
-    "CancelOutcome",
-    "ChainResult",
-    "ChainResume",
-    "ChainResumed",
-    "ChainStep",
-    "ConfigurationError",
-    "ConflictError",
-    "CyberdeskClient",
-    "CyberdeskError",
-    "DownloadError",
-    "DownloadResult",
-    "DownloadUrl",
-    "EarlierRunAction",
-    "FailPolicy",
-    "FileInput",
-    "Machine",
-    "MachineStatus",
-    "NotFoundError",
-    "Page",
-    "PermissionDeniedError",
-    "Pool",
-    "PoolWithMachines",
-    "RateLimitError",
-    "Reconciled",
-    "RefValue",
-    "RetryPolicy",
-    "Run",
-    "RunAttachment",
-    "RunCancelledError",
-    "RunError",
-    "RunFailedError",
-    "RunStatus",
-    "RunTimeoutError",
-    "RunWatcher",
-    "ServerError",
-    "ValidationError",
-    "Workflow",
-    "__version__",
-    "acancel_active_runs",
-    "acancel_if_active",
-    "areconcile_earlier_run",
-    "areconcile_earlier_runs",
-    "aresume_earlier_chain",
-    "await_run",
-    "cancel_active_runs",
-    "cancel_if_active",
-    "decide_earlier_run",
-    "derive_idempotency_key",
-    "describe_batch",
-    "describe_run",
-    "is_transient",
-    "new_idempotency_key",
-    "normalize_file_inputs",
-    "plan_chain_resume",
-    "raise_for_run_status",
-    "reconcile_earlier_run",
-    "reconcile_earlier_runs",
-    "resume_earlier_chain",
-    "validate_input_values",
-    "validate_timeouts",
-    "wait_for_run",
-]
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'cyberdesk_core' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+_EXPORTS = LazyExports(__name__, _LAZY, eager=["__version__"])
+__all__ = _EXPORTS.names
+__getattr__ = _EXPORTS.load
+__dir__ = _EXPORTS.listing

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from typing_extensions import Unpack
 
-from cyberdesk_core import _resource_endpoints as rep
+from cyberdesk_core import _resource_endpoints as resource_endpoints
 from cyberdesk_core._client_base import Group
 from cyberdesk_core._paging import aiter_pages
 from cyberdesk_core.attachments import (
@@ -43,20 +43,28 @@ class RunAttachments(AsyncGroup):
     """`client.run_attachments`: list, inspect, download and create run files."""
 
     async def list(
-        self, *, skip: int = 0, limit: int = 100, **filters: Unpack[rep.AttachmentFilters]
+        self,
+        *,
+        skip: int = 0,
+        limit: int = 100,
+        **filters: Unpack[resource_endpoints.AttachmentFilters],
     ) -> Page[RunAttachment]:
         """One page of attachments."""
-        return await self._t.call(rep.attachment_list(skip=skip, limit=limit, **filters))
+        return await self._transport.call(
+            resource_endpoints.attachment_list(skip=skip, limit=limit, **filters)
+        )
 
     def iter(
-        self, *, page_size: int = 1000, **filters: Unpack[rep.AttachmentFilters]
+        self, *, page_size: int = 1000, **filters: Unpack[resource_endpoints.AttachmentFilters]
     ) -> AsyncIterator[RunAttachment]:
         """Every matching attachment, page by page."""
-        return aiter_pages(self._t.call, rep.attachment_pages(**filters), page_size)
+        return aiter_pages(
+            self._transport.call, resource_endpoints.attachment_pages(**filters), page_size
+        )
 
     async def get(self, attachment_id: str) -> RunAttachment:
         """Attachment metadata."""
-        return await self._t.call(rep.attachment_get(attachment_id))
+        return await self._transport.call(resource_endpoints.attachment_get(attachment_id))
 
     async def download(
         self, attachment_id: str, destination: Destination, *, names: UniqueNames | None = None
@@ -70,8 +78,8 @@ class RunAttachments(AsyncGroup):
         attachment = await self.get(attachment_id)
         failure: CyberdeskError | None = None
         with DownloadSink(attachment, destination, names=names) as sink:
-            spec = rep.attachment_download(attachment_id)
-            async with self._t.stream(spec) as response:
+            spec = resource_endpoints.attachment_download(attachment_id)
+            async with self._transport.stream(spec) as response:
                 sink.start(content_length(response.headers))
                 try:
                     async for chunk in response.aiter_bytes(CHUNK_SIZE):
@@ -84,54 +92,74 @@ class RunAttachments(AsyncGroup):
 
     async def get_download_url(self, attachment_id: str, *, expires_in: int = 300) -> DownloadUrl:
         """A signed URL (valid `expires_in` seconds) that downloads without the API key."""
-        return await self._t.call(rep.attachment_download_url(attachment_id, expires_in=expires_in))
+        return await self._transport.call(
+            resource_endpoints.attachment_download_url(attachment_id, expires_in=expires_in)
+        )
 
     async def create(
-        self, run_id: str, **options: Unpack[rep.AttachmentCreateOptions]
+        self, run_id: str, **options: Unpack[resource_endpoints.AttachmentCreateOptions]
     ) -> RunAttachment:
         """Upload a file as an attachment of `run_id`."""
-        return await self._t.call(rep.attachment_create(run_id, **options))
+        return await self._transport.call(resource_endpoints.attachment_create(run_id, **options))
 
     async def delete(self, attachment_id: str) -> None:
         """Delete an attachment and its stored file."""
-        await self._t.call(rep.attachment_delete(attachment_id))
+        await self._transport.call(resource_endpoints.attachment_delete(attachment_id))
 
 
 class Machines(AsyncGroup):
     """`client.machines`."""
 
     async def list(
-        self, *, skip: int = 0, limit: int = 100, **filters: Unpack[rep.MachineFilters]
+        self,
+        *,
+        skip: int = 0,
+        limit: int = 100,
+        **filters: Unpack[resource_endpoints.MachineFilters],
     ) -> Page[Machine]:
         """One page of machines."""
-        return await self._t.call(
-            rep.resource_list(rep.MACHINES, skip=skip, limit=limit, **filters)
+        return await self._transport.call(
+            resource_endpoints.resource_list(
+                resource_endpoints.MACHINES, skip=skip, limit=limit, **filters
+            )
         )
 
     async def get(self, machine_id: str, *, include: str | Iterable[str] | None = None) -> Machine:
         """One machine."""
-        return await self._t.call(rep.resource_get(rep.MACHINES, machine_id, include=include))
+        return await self._transport.call(
+            resource_endpoints.resource_get(
+                resource_endpoints.MACHINES, machine_id, include=include
+            )
+        )
 
     async def create(self, *, fingerprint: str, unkey_key_id: str, **fields: Any) -> Machine:
         """Register a machine (normally done by Cyberdriver)."""
         body = {"fingerprint": fingerprint, "unkey_key_id": unkey_key_id, **fields}
-        return await self._t.call(rep.resource_create(rep.MACHINES, body))
+        return await self._transport.call(
+            resource_endpoints.resource_create(resource_endpoints.MACHINES, body)
+        )
 
     async def update(self, machine_id: str, **fields: Any) -> Machine:
         """PATCH the given fields (None is sent as null)."""
-        return await self._t.call(rep.resource_update(rep.MACHINES, machine_id, fields))
+        return await self._transport.call(
+            resource_endpoints.resource_update(resource_endpoints.MACHINES, machine_id, fields)
+        )
 
     async def delete(self, machine_id: str) -> None:
         """Delete a machine (its runs keep existing with machine_id null)."""
-        await self._t.call(rep.resource_delete(rep.MACHINES, machine_id))
+        await self._transport.call(
+            resource_endpoints.resource_delete(resource_endpoints.MACHINES, machine_id)
+        )
 
     async def get_pools(self, machine_id: str) -> builtins.list[Pool]:
         """Pools the machine belongs to."""
-        return await self._t.call(rep.machine_pools(machine_id))
+        return await self._transport.call(resource_endpoints.machine_pools(machine_id))
 
     async def update_pools(self, machine_id: str, pool_ids: Sequence[str]) -> Machine:
         """Replace the machine's pool memberships."""
-        return await self._t.call(rep.machine_update_pools(machine_id, pool_ids))
+        return await self._transport.call(
+            resource_endpoints.machine_update_pools(machine_id, pool_ids)
+        )
 
     async def clear_session(self, machine_id: str) -> Machine:
         """Release the machine's session (cancels its scheduling/running session runs)."""
@@ -145,63 +173,91 @@ class Pools(AsyncGroup):
         self, *, include: str | Iterable[str] | None = None, skip: int = 0, limit: int = 100
     ) -> Page[Pool]:
         """One page of pools."""
-        return await self._t.call(
-            rep.resource_list(rep.POOLS, include=include, skip=skip, limit=limit)
+        return await self._transport.call(
+            resource_endpoints.resource_list(
+                resource_endpoints.POOLS, include=include, skip=skip, limit=limit
+            )
         )
 
     async def get(
         self, pool_id: str, *, include: str | Iterable[str] | None = None
     ) -> PoolWithMachines:
         """One pool (with machines when `include="machines"`)."""
-        return await self._t.call(rep.resource_get(rep.POOLS, pool_id, include=include))
+        return await self._transport.call(
+            resource_endpoints.resource_get(resource_endpoints.POOLS, pool_id, include=include)
+        )
 
     async def create(self, name: str, **fields: Any) -> Pool:
         """Create a pool."""
-        return await self._t.call(rep.resource_create(rep.POOLS, {"name": name, **fields}))
+        return await self._transport.call(
+            resource_endpoints.resource_create(resource_endpoints.POOLS, {"name": name, **fields})
+        )
 
     async def update(self, pool_id: str, **fields: Any) -> Pool:
         """PATCH the given fields (None is sent as null)."""
-        return await self._t.call(rep.resource_update(rep.POOLS, pool_id, fields))
+        return await self._transport.call(
+            resource_endpoints.resource_update(resource_endpoints.POOLS, pool_id, fields)
+        )
 
     async def delete(self, pool_id: str) -> None:
         """Delete a pool (machines stay)."""
-        await self._t.call(rep.resource_delete(rep.POOLS, pool_id))
+        await self._transport.call(
+            resource_endpoints.resource_delete(resource_endpoints.POOLS, pool_id)
+        )
 
     async def add_machines(self, pool_id: str, machine_ids: Sequence[str]) -> PoolWithMachines:
         """Add machines to a pool."""
-        return await self._t.call(rep.pool_add_machines(pool_id, machine_ids))
+        return await self._transport.call(
+            resource_endpoints.pool_add_machines(pool_id, machine_ids)
+        )
 
     async def remove_machines(self, pool_id: str, machine_ids: Sequence[str]) -> None:
         """Remove machines from a pool."""
-        await self._t.call(rep.pool_remove_machines(pool_id, machine_ids))
+        await self._transport.call(resource_endpoints.pool_remove_machines(pool_id, machine_ids))
 
 
 class Workflows(AsyncGroup):
     """`client.workflows`."""
 
     async def list(
-        self, *, skip: int = 0, limit: int = 100, **filters: Unpack[rep.WorkflowFilters]
+        self,
+        *,
+        skip: int = 0,
+        limit: int = 100,
+        **filters: Unpack[resource_endpoints.WorkflowFilters],
     ) -> Page[Workflow]:
         """One page of workflows (newest update first)."""
-        return await self._t.call(
-            rep.resource_list(rep.WORKFLOWS, skip=skip, limit=limit, **filters)
+        return await self._transport.call(
+            resource_endpoints.resource_list(
+                resource_endpoints.WORKFLOWS, skip=skip, limit=limit, **filters
+            )
         )
 
     async def get(
         self, workflow_id: str, *, include: str | Iterable[str] | None = None
     ) -> Workflow:
         """One workflow."""
-        return await self._t.call(rep.resource_get(rep.WORKFLOWS, workflow_id, include=include))
+        return await self._transport.call(
+            resource_endpoints.resource_get(
+                resource_endpoints.WORKFLOWS, workflow_id, include=include
+            )
+        )
 
     async def create(self, main_prompt: str, **fields: Any) -> Workflow:
         """Create a workflow."""
         body = {"main_prompt": main_prompt, **fields}
-        return await self._t.call(rep.resource_create(rep.WORKFLOWS, body))
+        return await self._transport.call(
+            resource_endpoints.resource_create(resource_endpoints.WORKFLOWS, body)
+        )
 
     async def update(self, workflow_id: str, **fields: Any) -> Workflow:
         """PATCH the given fields (None is sent as null)."""
-        return await self._t.call(rep.resource_update(rep.WORKFLOWS, workflow_id, fields))
+        return await self._transport.call(
+            resource_endpoints.resource_update(resource_endpoints.WORKFLOWS, workflow_id, fields)
+        )
 
     async def delete(self, workflow_id: str) -> None:
         """Delete a workflow and all its runs."""
-        await self._t.call(rep.resource_delete(rep.WORKFLOWS, workflow_id))
+        await self._transport.call(
+            resource_endpoints.resource_delete(resource_endpoints.WORKFLOWS, workflow_id)
+        )

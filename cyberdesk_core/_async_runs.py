@@ -11,7 +11,7 @@ from typing import Any
 
 from typing_extensions import Unpack
 
-from cyberdesk_core import _run_endpoints as ep
+from cyberdesk_core import _run_endpoints as run_endpoints
 from cyberdesk_core._async_resources import AsyncGroup
 from cyberdesk_core._paging import aiter_pages
 from cyberdesk_core.models import BulkCreateResult, ChainResult, ChainStep, Page, Run
@@ -22,50 +22,58 @@ __all__ = ["Runs"]
 class Runs(AsyncGroup):
     """`client.runs`: create, inspect, list, update, cancel, retry, bulk and chain runs."""
 
-    async def create(self, workflow_id: str, **options: Unpack[ep.RunCreateOptions]) -> Run:
+    async def create(
+        self, workflow_id: str, **options: Unpack[run_endpoints.RunCreateOptions]
+    ) -> Run:
         """Start a run of `workflow_id` (always sent with an Idempotency-Key)."""
-        return await self._t.call(ep.create_run(workflow_id, **options))
+        return await self._transport.call(run_endpoints.create_run(workflow_id, **options))
 
     async def get(self, run_id: str, *, include: str | Iterable[str] | None = None) -> Run:
         """Fetch one run (full object)."""
-        return await self._t.call(ep.get_run(run_id, include=include))
+        return await self._transport.call(run_endpoints.get_run(run_id, include=include))
 
     async def list(
-        self, *, skip: int = 0, limit: int = 100, **filters: Unpack[ep.RunListFilters]
+        self, *, skip: int = 0, limit: int = 100, **filters: Unpack[run_endpoints.RunListFilters]
     ) -> Page[Run]:
         """One page of runs matching the filters."""
-        return await self._t.call(ep.list_runs(skip=skip, limit=limit, **filters))
+        return await self._transport.call(
+            run_endpoints.list_runs(skip=skip, limit=limit, **filters)
+        )
 
     def iter(
-        self, *, page_size: int = 1000, **filters: Unpack[ep.RunListFilters]
+        self, *, page_size: int = 1000, **filters: Unpack[run_endpoints.RunListFilters]
     ) -> AsyncIterator[Run]:
         """Every run matching the filters, fetched page by page."""
-        return aiter_pages(self._t.call, ep.run_pages(**filters), page_size)
+        return aiter_pages(self._transport.call, run_endpoints.run_pages(**filters), page_size)
 
     async def update(self, run_id: str, **fields: Any) -> Run:
         """PATCH the given fields (None is sent as an explicit null)."""
-        return await self._t.call(ep.update_run(run_id, fields))
+        return await self._transport.call(run_endpoints.update_run(run_id, fields))
 
     async def delete(self, run_id: str) -> None:
         """Delete a run and its attachments."""
-        await self._t.call(ep.delete_run(run_id))
+        await self._transport.call(run_endpoints.delete_run(run_id))
 
     async def cancel(self, run_id: str) -> Run:
         """Cancel a run (PATCH status=cancelled)."""
-        return await self._t.call(ep.cancel_run(run_id))
+        return await self._transport.call(run_endpoints.cancel_run(run_id))
 
-    async def retry(self, run_id: str, **options: Unpack[ep.RunRetryOptions]) -> Run:
+    async def retry(self, run_id: str, **options: Unpack[run_endpoints.RunRetryOptions]) -> Run:
         """Retry a terminal run in place (same id). Re-send secrets: they are not kept."""
-        return await self._t.call(ep.retry_run(run_id, **options))
+        return await self._transport.call(run_endpoints.retry_run(run_id, **options))
 
     async def bulk_create(
-        self, workflow_id: str, count: int, **options: Unpack[ep.BulkCreateOptions]
+        self, workflow_id: str, count: int, **options: Unpack[run_endpoints.BulkCreateOptions]
     ) -> BulkCreateResult:
         """Create `count` identical runs in one request."""
-        return await self._t.call(ep.bulk_create_run(workflow_id, count, **options))
+        return await self._transport.call(
+            run_endpoints.bulk_create_run(workflow_id, count, **options)
+        )
 
     async def chain(
-        self, steps: Sequence[ChainStep | Mapping[str, Any]], **options: Unpack[ep.ChainOptions]
+        self,
+        steps: Sequence[ChainStep | Mapping[str, Any]],
+        **options: Unpack[run_endpoints.ChainOptions],
     ) -> ChainResult:
         """Run `steps` one after another in one session."""
-        return await self._t.call(ep.chain_runs(steps, **options))
+        return await self._transport.call(run_endpoints.chain_runs(steps, **options))

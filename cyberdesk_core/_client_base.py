@@ -19,7 +19,7 @@ class Group(Generic[TransportT]):
     """Base of the resource groups (`client.runs`, `client.pools`, ...): holds the transport."""
 
     def __init__(self, transport: TransportT) -> None:
-        self._t = transport
+        self._transport = transport
 
 
 class ClientBase(Generic[TransportT]):

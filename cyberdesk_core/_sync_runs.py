@@ -11,7 +11,7 @@ from typing import Any
 
 from typing_extensions import Unpack
 
-from cyberdesk_core import _run_endpoints as ep
+from cyberdesk_core import _run_endpoints as run_endpoints
 from cyberdesk_core._paging import iter_pages
 from cyberdesk_core._sync_resources import SyncGroup
 from cyberdesk_core.models import BulkCreateResult, ChainResult, ChainStep, Page, Run
@@ -22,48 +22,52 @@ __all__ = ["Runs"]
 class Runs(SyncGroup):
     """`client.runs`: create, inspect, list, update, cancel, retry, bulk and chain runs."""
 
-    def create(self, workflow_id: str, **options: Unpack[ep.RunCreateOptions]) -> Run:
+    def create(self, workflow_id: str, **options: Unpack[run_endpoints.RunCreateOptions]) -> Run:
         """Start a run of `workflow_id` (always sent with an Idempotency-Key)."""
-        return self._t.call(ep.create_run(workflow_id, **options))
+        return self._transport.call(run_endpoints.create_run(workflow_id, **options))
 
     def get(self, run_id: str, *, include: str | Iterable[str] | None = None) -> Run:
         """Fetch one run (full object)."""
-        return self._t.call(ep.get_run(run_id, include=include))
+        return self._transport.call(run_endpoints.get_run(run_id, include=include))
 
     def list(
-        self, *, skip: int = 0, limit: int = 100, **filters: Unpack[ep.RunListFilters]
+        self, *, skip: int = 0, limit: int = 100, **filters: Unpack[run_endpoints.RunListFilters]
     ) -> Page[Run]:
         """One page of runs matching the filters."""
-        return self._t.call(ep.list_runs(skip=skip, limit=limit, **filters))
+        return self._transport.call(run_endpoints.list_runs(skip=skip, limit=limit, **filters))
 
-    def iter(self, *, page_size: int = 1000, **filters: Unpack[ep.RunListFilters]) -> Iterator[Run]:
+    def iter(
+        self, *, page_size: int = 1000, **filters: Unpack[run_endpoints.RunListFilters]
+    ) -> Iterator[Run]:
         """Every run matching the filters, fetched page by page."""
-        return iter_pages(self._t.call, ep.run_pages(**filters), page_size)
+        return iter_pages(self._transport.call, run_endpoints.run_pages(**filters), page_size)
 
     def update(self, run_id: str, **fields: Any) -> Run:
         """PATCH the given fields (None is sent as an explicit null)."""
-        return self._t.call(ep.update_run(run_id, fields))
+        return self._transport.call(run_endpoints.update_run(run_id, fields))
 
     def delete(self, run_id: str) -> None:
         """Delete a run and its attachments."""
-        self._t.call(ep.delete_run(run_id))
+        self._transport.call(run_endpoints.delete_run(run_id))
 
     def cancel(self, run_id: str) -> Run:
         """Cancel a run (PATCH status=cancelled)."""
-        return self._t.call(ep.cancel_run(run_id))
+        return self._transport.call(run_endpoints.cancel_run(run_id))
 
-    def retry(self, run_id: str, **options: Unpack[ep.RunRetryOptions]) -> Run:
+    def retry(self, run_id: str, **options: Unpack[run_endpoints.RunRetryOptions]) -> Run:
         """Retry a terminal run in place (same id). Re-send secrets: they are not kept."""
-        return self._t.call(ep.retry_run(run_id, **options))
+        return self._transport.call(run_endpoints.retry_run(run_id, **options))
 
     def bulk_create(
-        self, workflow_id: str, count: int, **options: Unpack[ep.BulkCreateOptions]
+        self, workflow_id: str, count: int, **options: Unpack[run_endpoints.BulkCreateOptions]
     ) -> BulkCreateResult:
         """Create `count` identical runs in one request."""
-        return self._t.call(ep.bulk_create_run(workflow_id, count, **options))
+        return self._transport.call(run_endpoints.bulk_create_run(workflow_id, count, **options))
 
     def chain(
-        self, steps: Sequence[ChainStep | Mapping[str, Any]], **options: Unpack[ep.ChainOptions]
+        self,
+        steps: Sequence[ChainStep | Mapping[str, Any]],
+        **options: Unpack[run_endpoints.ChainOptions],
     ) -> ChainResult:
         """Run `steps` one after another in one session."""
-        return self._t.call(ep.chain_runs(steps, **options))
+        return self._transport.call(run_endpoints.chain_runs(steps, **options))

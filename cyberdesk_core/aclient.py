@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from cyberdesk_core import _resource_endpoints as rep
+from cyberdesk_core import _resource_endpoints as resource_endpoints
 from cyberdesk_core._async_resources import Machines, Pools, RunAttachments, Workflows
 from cyberdesk_core._async_runs import Runs
 from cyberdesk_core._client_base import AsyncClosing, ClientBase
@@ -50,7 +50,7 @@ class AsyncCyberdeskClient(ClientBase[AsyncTransport], AsyncClosing):
 
     async def health(self) -> dict[str, Any]:
         """GET /v1/health."""
-        return await self._transport.call(rep.health())
+        return await self._transport.call(resource_endpoints.health())
 
     async def aclose(self) -> None:
         """Close pooled connections."""

@@ -236,11 +236,3 @@ def content_length(headers: Any) -> int | None:
         return int(raw) if raw is not None else None
     except ValueError:
         return None
-
-
-def url_error(status_code: int) -> DownloadError:
-    """Error for a signed URL the storage refused."""
-    return DownloadError(
-        f"The signed download URL was refused ({status_code}); it may have expired or be invalid. "
-        "Request a new one with run_attachments.get_download_url()."
-    )

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from cyberdesk_core import _run_endpoints as ep
+from cyberdesk_core import _run_endpoints as run_endpoints
 from cyberdesk_core._steps import Steps, asend_steps, send_steps
 from cyberdesk_core.errors import ConfigurationError
 from cyberdesk_core.models import Run
@@ -71,10 +71,10 @@ class CancelOutcome:
 
 
 def _cancel_steps(run_id: str) -> _Steps[CancelOutcome]:
-    run = yield ep.get_run(run_id)
+    run = yield run_endpoints.get_run(run_id)
     if run.is_terminal:
         return CancelOutcome(run, cancelled=False)
-    return CancelOutcome((yield ep.cancel_run(run_id)), cancelled=True)
+    return CancelOutcome((yield run_endpoints.cancel_run(run_id)), cancelled=True)
 
 
 def _best_effort_steps(run_id: str, log: LoggerLike) -> _Steps[bool]:

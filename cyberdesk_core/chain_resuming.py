@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cyberdesk_core import _run_endpoints as ep
+from cyberdesk_core import _run_endpoints as run_endpoints
 from cyberdesk_core._steps import Steps, asend_steps, send_steps
 from cyberdesk_core.models import RefValue, Run
 from cyberdesk_core.reattaching import EarlierRunAction
@@ -130,7 +130,7 @@ def resolve_refs(value: Any, outputs_by_alias: Mapping[str, Any]) -> Any:
     return value
 
 
-StepRetryOptions = Callable[[int, Run], ep.RunRetryOptions]
+StepRetryOptions = Callable[[int, Run], run_endpoints.RunRetryOptions]
 """The `runs.retry` options of the chain step at an index: its secrets and a key of its own."""
 
 
@@ -161,7 +161,7 @@ def _resume_steps(
 ) -> Steps[Run, ChainResumed]:
     runs: list[Run] = []
     for run_id in run_ids:
-        runs.append((yield ep.get_run(run_id)))
+        runs.append((yield run_endpoints.get_run(run_id)))
     plan = plan_chain_resume(runs, rerun_succeeded=rerun_succeeded)
     earlier = list(runs)
     if plan.action is not EarlierRunAction.RERUN:
@@ -181,7 +181,7 @@ def _resume_steps(
         else:
             options["session_id"] = session
         options["session_alias"] = run.session_alias
-        runs[index] = yield ep.retry_run(run.id, **options)
+        runs[index] = yield run_endpoints.retry_run(run.id, **options)
         session = runs[index].session_id
     return ChainResumed(plan, runs, earlier)
 

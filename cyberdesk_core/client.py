@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from cyberdesk_core import _resource_endpoints as rep
+from cyberdesk_core import _resource_endpoints as resource_endpoints
 from cyberdesk_core._client_base import ClientBase
 from cyberdesk_core._sync_resources import Machines, Pools, RunAttachments, Workflows
 from cyberdesk_core._sync_runs import Runs
@@ -51,7 +51,7 @@ class CyberdeskClient(ClientBase[SyncTransport]):
 
     def health(self) -> dict[str, Any]:
         """GET /v1/health."""
-        return self._transport.call(rep.health())
+        return self._transport.call(resource_endpoints.health())
 
     def close(self) -> None:
         """Close pooled connections."""

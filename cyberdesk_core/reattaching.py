@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
 
-from cyberdesk_core import _run_endpoints as ep
+from cyberdesk_core import _run_endpoints as run_endpoints
 from cyberdesk_core._steps import Steps, asend_steps, send_steps
 from cyberdesk_core.errors import ConflictError
 from cyberdesk_core.models import Run
@@ -118,18 +118,18 @@ class Reconciled:
 
 
 def _reconcile_steps(
-    run_id: str, rerun_succeeded: bool, retry_options: ep.RunRetryOptions
+    run_id: str, rerun_succeeded: bool, retry_options: run_endpoints.RunRetryOptions
 ) -> Steps[Run, Reconciled]:
-    run = yield ep.get_run(run_id)
+    run = yield run_endpoints.get_run(run_id)
     action = decide_earlier_run(run, rerun_succeeded=rerun_succeeded)
     if action is not EarlierRunAction.RERUN:
         return Reconciled(run, action, run)
     try:
-        retried = yield ep.retry_run(run_id, **retry_options)
+        retried = yield run_endpoints.retry_run(run_id, **retry_options)
     except ConflictError:
         # Somebody else (another try, a person in the dashboard) already runs it again: wait
         # for that execution instead of starting one more.
-        current = yield ep.get_run(run_id)
+        current = yield run_endpoints.get_run(run_id)
         if current.is_terminal:
             raise
         return Reconciled(current, EarlierRunAction.REATTACH, run)
@@ -141,7 +141,7 @@ def reconcile_earlier_run(
     run_id: str,
     *,
     rerun_succeeded: bool = False,
-    **retry_options: Unpack[ep.RunRetryOptions],
+    **retry_options: Unpack[run_endpoints.RunRetryOptions],
 ) -> Reconciled:
     """Read an earlier try's run and apply `decide_earlier_run` to it.
 
@@ -163,7 +163,7 @@ async def areconcile_earlier_run(
     run_id: str,
     *,
     rerun_succeeded: bool = False,
-    **retry_options: Unpack[ep.RunRetryOptions],
+    **retry_options: Unpack[run_endpoints.RunRetryOptions],
 ) -> Reconciled:
     """Async form of `reconcile_earlier_run`."""
     return await asend_steps(client, _reconcile_steps(run_id, rerun_succeeded, retry_options))
@@ -181,7 +181,7 @@ def describe_batch(outcomes: Sequence[Reconciled]) -> str:
     )
 
 
-RetryOptionsFor = Callable[[str], ep.RunRetryOptions]
+RetryOptionsFor = Callable[[str], run_endpoints.RunRetryOptions]
 """The `runs.retry` options for one run id (each re-run needs a key of its own)."""
 
 

@@ -9,21 +9,22 @@ the project, which should not pay for importing FastAPI and uvicorn unless a fix
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from cyberdesk_core._lazy import LazyExports
+
+# What type checkers see (``X as X`` re-exports it); a test checks it matches _LAZY.
 if TYPE_CHECKING:
-    from cyberdesk_emulator.admin_client import EmulatorAdmin
-    from cyberdesk_emulator.app import create_app
-    from cyberdesk_emulator.behaviors import Behavior
-    from cyberdesk_emulator.faults import FaultConfig, FaultRule
-    from cyberdesk_emulator.runtime import (
-        DEFAULT_ADMIN_TOKEN,
-        DEFAULT_API_KEY,
-        Emulator,
-        Settings,
-    )
-    from cyberdesk_emulator.server import EmulatorServer
+    from cyberdesk_emulator.admin_client import EmulatorAdmin as EmulatorAdmin
+    from cyberdesk_emulator.app import create_app as create_app
+    from cyberdesk_emulator.behaviors import Behavior as Behavior
+    from cyberdesk_emulator.faults import FaultConfig as FaultConfig
+    from cyberdesk_emulator.faults import FaultRule as FaultRule
+    from cyberdesk_emulator.runtime import DEFAULT_ADMIN_TOKEN as DEFAULT_ADMIN_TOKEN
+    from cyberdesk_emulator.runtime import DEFAULT_API_KEY as DEFAULT_API_KEY
+    from cyberdesk_emulator.runtime import Emulator as Emulator
+    from cyberdesk_emulator.runtime import Settings as Settings
+    from cyberdesk_emulator.server import EmulatorServer as EmulatorServer
 
 _LAZY: dict[str, str] = {
     "DEFAULT_ADMIN_TOKEN": "cyberdesk_emulator.runtime",
@@ -38,28 +39,7 @@ _LAZY: dict[str, str] = {
     "create_app": "cyberdesk_emulator.app",
 }
 
-__all__ = [
-    "DEFAULT_ADMIN_TOKEN",
-    "DEFAULT_API_KEY",
-    "Behavior",
-    "Emulator",
-    "EmulatorAdmin",
-    "EmulatorServer",
-    "FaultConfig",
-    "FaultRule",
-    "Settings",
-    "create_app",
-]
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'cyberdesk_emulator' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
+_EXPORTS = LazyExports(__name__, _LAZY)
+__all__ = _EXPORTS.names
+__getattr__ = _EXPORTS.load
+__dir__ = _EXPORTS.listing

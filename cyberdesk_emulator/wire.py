@@ -75,11 +75,6 @@ def run_projector(fields: Iterable[str] | None) -> Callable[[Run], dict[str, Any
     return lambda run: {key: get(run) for key, get in getters}
 
 
-def project_run(run: Run, fields: Iterable[str] | None) -> dict[str, Any]:
-    """Run object restricted to the base fields plus ``fields`` (all fields when None)."""
-    return run_projector(fields)(run)
-
-
 def pool_wire(pool: Pool) -> dict[str, Any]:
     """``PoolResponse`` object."""
     return {

@@ -15,9 +15,9 @@ registered) and nothing else; tasks, flows and hooks load on first access, so
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from cyberdesk_core._lazy import LazyExports
 from cyberdesk_prefect.credentials import CyberdeskCredentials
 from cyberdesk_prefect.workflows import CyberdeskWorkflow
 
@@ -101,18 +101,11 @@ _LAZY: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'cyberdesk_prefect' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
-
+# __all__ stays a literal list (not _EXPORTS.names) so linters see the re-exports; a test checks
+# that it, the TYPE_CHECKING imports and _LAZY agree.
+_EXPORTS = LazyExports(__name__, _LAZY, eager=["CyberdeskCredentials", "CyberdeskWorkflow"])
+__getattr__ = _EXPORTS.load
+__dir__ = _EXPORTS.listing
 
 __all__ = [
     "CyberdeskAttachmentInfo",

@@ -128,14 +128,6 @@ class CyberdeskRunResult(BaseModel):
             ended_at=getattr(run, "ended_at", None),
         )
 
-    def with_files(
-        self, attachments: Iterable[CyberdeskAttachmentInfo], downloaded_paths: Sequence[str]
-    ) -> CyberdeskRunResult:
-        """A copy with attachment metadata and downloaded paths filled in."""
-        return self.model_copy(
-            update={"attachments": list(attachments), "downloaded_paths": list(downloaded_paths)}
-        )
-
 
 class CyberdeskBulkResult(BaseModel):
     """Runs created by one bulk request, with their outcomes once waited for."""

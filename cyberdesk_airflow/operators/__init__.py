@@ -6,38 +6,29 @@ Each operator's module is imported when the operator is first used, so importing
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from cyberdesk_core._lazy import LazyExports
+
+# What type checkers see (``X as X`` re-exports it); a test checks it matches _LAZY.
 if TYPE_CHECKING:
-    from cyberdesk_airflow.operators.attachments import CyberdeskDownloadAttachmentsOperator
-    from cyberdesk_airflow.operators.bulk import CyberdeskBulkRunOperator
-    from cyberdesk_airflow.operators.chain import CyberdeskChainOperator
-    from cyberdesk_airflow.operators.run import CyberdeskRunOperator
+    from cyberdesk_airflow.operators.attachments import (
+        CyberdeskDownloadAttachmentsOperator as CyberdeskDownloadAttachmentsOperator,
+    )
+    from cyberdesk_airflow.operators.bulk import (
+        CyberdeskBulkRunOperator as CyberdeskBulkRunOperator,
+    )
+    from cyberdesk_airflow.operators.chain import CyberdeskChainOperator as CyberdeskChainOperator
+    from cyberdesk_airflow.operators.run import CyberdeskRunOperator as CyberdeskRunOperator
 
-_MODULES = {
-    "CyberdeskBulkRunOperator": "bulk",
-    "CyberdeskChainOperator": "chain",
-    "CyberdeskDownloadAttachmentsOperator": "attachments",
-    "CyberdeskRunOperator": "run",
+_LAZY: dict[str, str] = {
+    "CyberdeskBulkRunOperator": ".bulk",
+    "CyberdeskChainOperator": ".chain",
+    "CyberdeskDownloadAttachmentsOperator": ".attachments",
+    "CyberdeskRunOperator": ".run",
 }
 
-__all__ = [
-    "CyberdeskBulkRunOperator",
-    "CyberdeskChainOperator",
-    "CyberdeskDownloadAttachmentsOperator",
-    "CyberdeskRunOperator",
-]
-
-
-def __getattr__(name: str) -> Any:
-    module = _MODULES.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+_EXPORTS = LazyExports(__name__, _LAZY)
+__all__ = _EXPORTS.names
+__getattr__ = _EXPORTS.load
+__dir__ = _EXPORTS.listing

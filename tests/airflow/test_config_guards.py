@@ -37,7 +37,7 @@ def test_plain_http_connection_host_is_refused_naming_the_connection(
         assert word in message, (word, message)
     assert KEY not in message
     with pytest.raises(ConfigurationError, match="cd_plain"):
-        asyncio.run(CyberdeskHook("cd_plain").get_async_client())
+        asyncio.run(CyberdeskHook("cd_plain").aget_async_client())
     ok, shown = CyberdeskHook("cd_plain").test_connection()
     assert not ok
     assert "allow_insecure_http" in shown

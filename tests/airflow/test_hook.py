@@ -84,11 +84,37 @@ def test_api_key_is_masked(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "cd_super_secret_value_42" not in str(redact("key=cd_super_secret_value_42"))
 
 
-def test_async_client_uses_async_connection_lookup(emulator: Any, ok_workflow: str) -> None:
+def test_async_client_uses_async_connection_lookup(
+    emulator: Any, ok_workflow: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lookups: list[str] = []
+    async_lookup = CyberdeskHook.aget_connection
+
+    def sync_lookup(conn_id: str) -> Any:
+        raise AssertionError(f"synchronous connection lookup of {conn_id!r} inside the loop")
+
+    async def recording_async_lookup(conn_id: str) -> Any:
+        lookups.append(conn_id)
+        return await async_lookup(conn_id)
+
+    monkeypatch.setattr(CyberdeskHook, "get_connection", staticmethod(sync_lookup))
+    monkeypatch.setattr(CyberdeskHook, "aget_connection", staticmethod(recording_async_lookup))
+
     async def main() -> int:
-        client = await CyberdeskHook().get_async_client()
+        client = await CyberdeskHook().aget_async_client()
         async with client:
             page = await client.runs.list(workflow_id=ok_workflow, limit=1)
             return page.total
 
     assert asyncio.run(main()) >= 0
+    assert lookups == ["cyberdesk_default"]
+
+
+def test_get_async_client_is_a_deprecated_alias(emulator: Any) -> None:
+    async def main() -> str:
+        with pytest.deprecated_call(match="aget_async_client"):
+            client = await CyberdeskHook().get_async_client()
+        async with client:
+            return client.base_url
+
+    assert asyncio.run(main()) == emulator.url.rstrip("/")

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any
 
 import airflow
 import jsonschema
@@ -78,6 +79,8 @@ def test_providers_manager_serves_connection_form_from_metadata() -> None:
     timeout = widgets["extra__cyberdesk__timeout"]
     assert timeout.field["schema"]["title"] == "Request timeout (seconds)"
     assert not timeout.is_sensitive
+    served = {key for key in widgets if key.startswith("extra__cyberdesk__")}
+    assert served == {f"extra__cyberdesk__{name}" for name in conn_fields()}
     from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
 
     runtime_hook = ProvidersManagerTaskRuntime().hooks["cyberdesk"]  # type: ignore[no-untyped-call]
@@ -85,11 +88,32 @@ def test_providers_manager_serves_connection_form_from_metadata() -> None:
     assert runtime_hook.hook_class_name == "cyberdesk_airflow.hooks.CyberdeskHook"
 
 
-def test_legacy_form_widgets_when_wtforms_is_available() -> None:
-    pytest.importorskip("wtforms")
-    pytest.importorskip("flask_appbuilder")
-    widgets = CyberdeskHook.get_connection_form_widgets()
-    assert set(widgets) == {"timeout", "max_retries", "allow_insecure_http"}
+def test_connection_form_fields_are_the_extras_the_hook_reads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The extra fields have one declaration, the provider metadata's ``conn-fields``: the hook
+    # defines no wtforms widgets (Airflow 3.2 deprecated them), and what the form saves (the
+    # fields' defaults here, under the prefix older forms used) configures the client.
+    assert "get_connection_form_widgets" not in CyberdeskHook.__dict__
+    (conn,) = get_provider_info()["connection-types"]
+    saved = {
+        f"extra__cyberdesk__{name}": field["schema"]["default"]
+        for name, field in conn["conn-fields"].items()
+    }
+    saved["extra__cyberdesk__max_retries"] = 5
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_CD_FORM",
+        json.dumps({"conn_type": "cyberdesk", "password": "k", "extra": json.dumps(saved)}),
+    )
+    with CyberdeskHook("cd_form").get_client() as client:
+        assert client.retry_policy.max_retries == 5
+        assert client.base_url == "https://api.cyberdesk.io"
+
+
+def conn_fields() -> dict[str, Any]:
+    (conn,) = get_provider_info()["connection-types"]
+    fields: dict[str, Any] = conn["conn-fields"]
+    return fields
 
 
 def test_link_name_and_key() -> None:

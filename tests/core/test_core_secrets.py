@@ -17,7 +17,7 @@ from cyberdesk_core import (
     CyberdeskError,
     ValidationError,
 )
-from cyberdesk_core import _run_endpoints as ep
+from cyberdesk_core import _run_endpoints as run_endpoints
 from cyberdesk_core.transport import ClientConfig
 
 SECRET = "hunter2-very-secret"
@@ -56,13 +56,13 @@ def test_client_reprs_hide_key() -> None:
 
 
 def test_request_spec_and_models_hide_sensitive_values() -> None:
-    call = ep.create_run(
+    call = run_endpoints.create_run(
         "wf-1", sensitive_input_values={"password": SECRET, "nested": {"pin": NESTED}}
     )
     assert_clean(repr(call) + repr(call.request) + repr(call.request.json))
     step = ChainStep("wf", sensitive_inputs={"password": SECRET})
     assert_clean(repr(step) + str(step) + repr(step.model_dump()))
-    chain = ep.chain_runs([step], shared_sensitive_inputs={"k": NESTED})
+    chain = run_endpoints.chain_runs([step], shared_sensitive_inputs={"k": NESTED})
     assert_clean(repr(chain.request.json))
 
 
