@@ -17,9 +17,12 @@ from typing import TYPE_CHECKING
 from cyberdesk_core.errors import CyberdeskError
 
 if TYPE_CHECKING:
-    from cyberdesk_core import AsyncCyberdeskClient, Run
+    from cyberdesk_core.aclient import AsyncCyberdeskClient
+    from cyberdesk_core.models import Run
 
-logger = logging.getLogger("cyberdesk_prefect")
+__all__ = ["Found", "RecentRuns"]
+
+logger = logging.getLogger("cyberdesk_core")
 
 #: What a listing tells about a run: its workflow, session and creation time. Kept instead of
 #: the listed `Run` (about 2 KiB each): 10,000 waits keep 10,000 of them for `_LISTING_TTL`.
