@@ -1,6 +1,6 @@
 """Find bare run ids in listings of the organization's most recent runs.
 
-A wait task given only a run id knows nothing that would let the shared watcher poll the run
+A wait given only a run id knows nothing that would let the shared watcher poll the run
 with its siblings. The waits that start together share a listing of recent runs instead (as
 many pages as they need), which tells the watcher each run's workflow, session and creation
 time.
