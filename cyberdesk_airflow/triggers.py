@@ -19,6 +19,7 @@ from cyberdesk_airflow._shared_watch import shared_credentials
 from cyberdesk_airflow.hooks import CyberdeskHook
 from cyberdesk_core.errors import CyberdeskError, RunError, RunTimeoutError
 from cyberdesk_core.models import Run
+from cyberdesk_core.shared_watchers import SharedWatcherSource
 from cyberdesk_core.summaries import describe_run
 from cyberdesk_core.watcher import RunWatcher
 
@@ -98,8 +99,9 @@ async def collect_runs(
 
     Transient API errors are retried by the watcher until the deadline. A non-transient error
     (bad key, unknown run) ends the wait with an ``error`` event naming it. ``watcher`` is a
-    watcher, or a callable handing one out (see ``_shared_watch.SharedWatcherSource``), called
-    by each wait right before it registers.
+    watcher, or a callable handing one out (see
+    ``cyberdesk_core.shared_watchers.SharedWatcherSource``), called by each wait right before it
+    registers.
     """
 
     # The watcher calls back from its own polling task, whose context is that of whichever trigger
@@ -242,7 +244,7 @@ class CyberdeskRunTrigger(BaseTrigger):
             yield TriggerEvent(error_event(self.run_ids, str(exc)))  # type: ignore[no-untyped-call]
             return
         event = await collect_runs(
-            credentials.watcher_source(self.poll_interval),
+            SharedWatcherSource(credentials, self.poll_interval),
             self.run_ids,
             deadline=_parse(self.deadline),
             workflow_id=self.workflow_id,

@@ -11,16 +11,31 @@ Python objects on its own and dropped at once unless it is watched and its liste
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo, WrapValidator
+from pydantic import ValidationError as PydanticValidationError
 from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 
-from cyberdesk_core.models import Run
+from cyberdesk_core._request import model_parser
+from cyberdesk_core.models import Page, Run
 
-__all__ = ["Fingerprint", "Listed", "Listing", "ListingContext", "fingerprint", "parse_listing"]
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = [
+    "LIST_FIELDS",
+    "Fingerprint",
+    "Listed",
+    "Listing",
+    "ListingContext",
+    "fingerprint",
+    "listing_of",
+    "listing_parser",
+    "parse_listing",
+]
 
 #: What tells a listed run changed: its raw status, machine, start and end as sent.
 Fingerprint = tuple[object, object, object, object]
@@ -99,3 +114,49 @@ def parse_listing(content: bytes, context: ListingContext) -> Listing:
         elif item is not None:
             found[item] = None
     return Listing(found, len(page.items), page.total)
+
+
+# Every optional run field except `run_message_history` (the one that makes runs heavy): a run
+# seen finished in a list scan is complete enough to hand to its waiters without a GET.
+LIST_FIELDS = (
+    "ended_at",
+    "started_at",
+    "error",
+    "output_data",
+    "output_attachment_ids",
+    "input_attachment_ids",
+    "input_values",
+    "session_id",
+    "session_alias",
+    "release_session_after",
+    "post_run_checks",
+    "usage_metadata",
+    "pool_ids",
+    "is_priority",
+    "main_prompt",
+    "model_metadata",
+    "sensitive_input_aliases",
+    "organization_id",
+    "user_id",
+)
+
+_PAGE_OF_RUNS: type[Page[Run]] = Page[Run]
+
+
+def listing_of(page: Page[Run], context: ListingContext) -> Listing:
+    """A page read as a whole (another client's list call) as the watcher's listing."""
+    found: dict[str, Listed] = {
+        run.id: (run, None) for run in page.items if run.id in context.known
+    }
+    return Listing(found, len(page.items), page.total)
+
+
+def listing_parser(context: ListingContext) -> Callable[[httpx.Response], Listing]:
+    def parse(response: httpx.Response) -> Listing:
+        try:
+            return parse_listing(response.content, context)
+        except PydanticValidationError:
+            # Not JSON, or not a page: the regular parser raises the usual, explicit APIError.
+            return listing_of(model_parser(_PAGE_OF_RUNS)(response), context)
+
+    return parse

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from cyberdesk_prefect._engine import WaitSettings, acancel_abandoned, cancel_abandoned
-from cyberdesk_prefect._shared_wait import (
+from cyberdesk_prefect._watch_hub import (
     HUB,
     RunHints,
     await_on_hub,

@@ -1,10 +1,11 @@
 """Wait for one run through the process's shared watcher, cancelling it if abandoned.
 
-The sync and the async form differ only in how they block: both register with the watcher
-hub of `_shared_wait` (one poller per credentials for the whole process), log and emit each
-status change once, and cancel the run in `finally` if the wait ended before the run did
-(task timeout, `max_wait_seconds`, flow cancellation). No client is needed to wait; one is
-opened only to cancel, unless the caller lends its own.
+The sync and the async form differ only in how they block: both register with the process's
+watch hub (`cyberdesk_core.watch_hub`, one poller per credentials for the whole process, bound
+to Prefect's task runner in `_watch_hub`), log and emit each status change once, and cancel
+the run in `finally` if the wait ended before the run did (task timeout, `max_wait_seconds`,
+flow cancellation). No client is needed to wait; one is opened only to cancel, unless the
+caller lends its own.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from cyberdesk_prefect._engine import WaitSettings, acancel_abandoned, cancel_abandoned
-from cyberdesk_prefect._shared_wait import (
+from cyberdesk_prefect._watch_hub import (
     HUB,
     RunHints,
     await_on_hub,

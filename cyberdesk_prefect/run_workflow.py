@@ -38,8 +38,8 @@ from cyberdesk_prefect._secrets import (
     aresolve_sensitive_inputs,
     resolve_sensitive_inputs,
 )
-from cyberdesk_prefect._shared_wait import RunHints
 from cyberdesk_prefect._waits import await_run_end, wait_run
+from cyberdesk_prefect._watch_hub import RunHints
 from cyberdesk_prefect.credentials import CyberdeskCredentials
 from cyberdesk_prefect.observability import RunReporter
 from cyberdesk_prefect.results import CyberdeskRunResult

@@ -10,6 +10,7 @@ from prefect import flow, unmapped
 from prefect.futures import PrefectFutureList
 from prefect_seed import SEED, WF_DOUBLE, WF_MEDIUM
 
+from cyberdesk_core.watch_hub import HUB, RunHints, watch_key
 from cyberdesk_prefect import (
     CyberdeskCredentials,
     arun_cyberdesk_chain,
@@ -20,7 +21,6 @@ from cyberdesk_prefect import (
     wait_for_cyberdesk_run,
     wait_for_cyberdesk_runs,
 )
-from cyberdesk_prefect._shared_wait import HUB, RunHints, watch_key
 from cyberdesk_prefect.results import CyberdeskBulkResult, CyberdeskChainResult, CyberdeskRunResult
 
 N = 24

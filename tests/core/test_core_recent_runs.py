@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from cyberdesk_core import Page, Run
-from cyberdesk_prefect._recent_runs import Found, RecentRuns
+from cyberdesk_core.recent_runs import Found, RecentRuns
 
 PAGE = 1000
 T0 = datetime(2026, 10, 1, tzinfo=timezone.utc)

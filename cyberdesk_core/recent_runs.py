@@ -1,6 +1,6 @@
 """Find bare run ids in listings of the organization's most recent runs.
 
-A wait task given only a run id knows nothing that would let the shared watcher poll the run
+A wait given only a run id knows nothing that would let the shared watcher poll the run
 with its siblings. The waits that start together share a listing of recent runs instead (as
 many pages as they need), which tells the watcher each run's workflow, session and creation
 time.
@@ -17,9 +17,12 @@ from typing import TYPE_CHECKING
 from cyberdesk_core.errors import CyberdeskError
 
 if TYPE_CHECKING:
-    from cyberdesk_core import AsyncCyberdeskClient, Run
+    from cyberdesk_core.aclient import AsyncCyberdeskClient
+    from cyberdesk_core.models import Run
 
-logger = logging.getLogger("cyberdesk_prefect")
+__all__ = ["Found", "RecentRuns"]
+
+logger = logging.getLogger("cyberdesk_core")
 
 #: What a listing tells about a run: its workflow, session and creation time. Kept instead of
 #: the listed `Run` (about 2 KiB each): 10,000 waits keep 10,000 of them for `_LISTING_TTL`.
