@@ -2,7 +2,8 @@
 # Each engine is also tested at the oldest line pyproject declares (the *-oldest environments).
 ENVS := airflow prefect airflow-oldest prefect-oldest
 
-.PHONY: setup setup-main test lint typecheck test-airflow test-prefect test-oldest test-distributed demo bench emulator lock clean
+.PHONY: setup setup-main test lint typecheck test-airflow test-prefect test-oldest test-oldest-airflow \
+	test-oldest-prefect test-distributed demo bench emulator lock clean
 
 setup:
 	@for env in $(ENVS); do scripts/setup-env.sh $$env || exit 1; done
@@ -39,11 +40,16 @@ test-airflow: setup
 	scripts/run-tests.sh airflow tests/core tests/emulator tests/airflow tests/examples/airflow \
 		tests/reliability/core tests/reliability/airflow tests/e2e/airflow
 
+# tests/core runs once, in the Airflow environment: both locks pin the same httpx and pydantic.
 test-prefect: setup
-	scripts/run-tests.sh prefect tests/core tests/prefect tests/examples/prefect tests/reliability/prefect
+	scripts/run-tests.sh prefect tests/prefect tests/examples/prefect tests/reliability/prefect
 
-test-oldest: setup
+test-oldest: test-oldest-airflow test-oldest-prefect
+
+test-oldest-airflow: setup
 	scripts/run-tests.sh airflow-oldest tests/airflow
+
+test-oldest-prefect: setup
 	scripts/run-tests.sh prefect-oldest tests/prefect
 
 # Production-shaped stacks (PostgreSQL, Redis, Celery, two triggerers): Debian packages installed when missing.
@@ -52,10 +58,11 @@ test-distributed: setup
 	scripts/run-tests.sh airflow tests/e2e/distributed/airflow
 	scripts/run-tests.sh prefect tests/e2e/distributed/prefect
 
-# The distributed stacks (Celery + PostgreSQL + Redis, two triggerers and workers; Prefect server on
-# PostgreSQL with work-pool workers) take 8-12 minutes on 2 cores and are run on their own with
-# `make test-distributed` until they fit the CI budget next to the rest.
-test: lint typecheck test-airflow test-prefect test-oldest
+# The README's test command. The two oldest-release suites (dag.test and a Prefect test server, no
+# services) run side by side, each printed whole when it ends; the distributed stacks run alone.
+test: lint typecheck test-airflow test-prefect
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-oldest-airflow test-oldest-prefect
+	$(MAKE) --no-print-directory test-distributed
 
 demo: setup-main
 	scripts/demo.sh

@@ -8,7 +8,9 @@ with `time_scale` so a simulated run takes a fraction of a second.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +22,8 @@ from prefect_seed import SEED, TIME_SCALE
 # Must happen before Prefect is imported anywhere in the session.
 _PREFECT_HOME = tempfile.mkdtemp(prefix="cyberdesk-prefect-home-")
 os.environ["PREFECT_HOME"] = _PREFECT_HOME
+# Removed when the session ends (after the harness has stopped and closed its database).
+atexit.register(shutil.rmtree, _PREFECT_HOME, ignore_errors=True)
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
 os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")

@@ -8,7 +8,9 @@ folder, or Prefect is already imported), it is reused: Prefect reads its setting
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -28,6 +30,7 @@ if not _existing or not (
     "prefect" in sys.modules or Path(_existing).name.startswith("cyberdesk-prefect-home-")
 ):
     os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="cyberdesk-prefect-home-")
+    atexit.register(shutil.rmtree, os.environ["PREFECT_HOME"], ignore_errors=True)
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
 os.environ["CYBERDESK_POLL_INTERVAL"] = "0.1"
