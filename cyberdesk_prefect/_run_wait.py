@@ -1,0 +1,95 @@
+"""Wait for one run through the process's shared watcher, cancelling it if abandoned.
+
+Written once as steps (`_steps`): the wait registers with the watcher hub of `_shared_wait`
+(one poller per credentials for the whole process), logs and emits each status change once,
+and cancels the run if the wait ended before the run did (task timeout, `max_wait_seconds`,
+flow cancellation). No client is needed to wait; one is opened only to cancel, unless the
+driver was lent one.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, TypeVar
+
+from cyberdesk_prefect._run_steps import cancel_abandoned
+from cyberdesk_prefect._shared_wait import (
+    HUB,
+    HubFuture,
+    RunHints,
+    await_on_hub,
+    deadline_after,
+    in_caller_context,
+    wait_on_hub,
+)
+from cyberdesk_prefect._steps import Step, Steps, local
+
+if TYPE_CHECKING:
+    from cyberdesk_core import Run
+    from cyberdesk_prefect._run_settings import WaitSettings
+    from cyberdesk_prefect.credentials import CyberdeskCredentials
+    from cyberdesk_prefect.observability import RunReporter
+
+T = TypeVar("T")
+
+
+class _Watch:
+    """One wait registered with the shared watcher; knows whether its run ended."""
+
+    def __init__(
+        self,
+        credentials: CyberdeskCredentials,
+        run_id: str,
+        settings: WaitSettings,
+        reporter: RunReporter,
+        hints: RunHints | None,
+    ) -> None:
+        self.ended = False
+        self._reporter = reporter
+        self._run_url = credentials.run_url(run_id)
+        self.future = HUB.submit(
+            HUB.watch(
+                credentials,
+                run_id,
+                poll_interval=settings.poll_interval,
+                max_poll_interval=settings.max_poll_interval,
+                hints=hints,
+                deadline=deadline_after(settings.timeout),
+                on_status_change=in_caller_context(self._on_change),
+            )
+        )
+
+    def _on_change(self, run: Run) -> None:
+        self.ended = self.ended or bool(run.status.is_terminal)
+        self._reporter.update(run, self._run_url)
+
+    def done(self, run: Run) -> Run:
+        self.ended = True
+        self._reporter.update(run, self._run_url)
+        return run
+
+
+def on_hub(future: HubFuture[T]) -> Step[T]:
+    """Block on (or await) the outcome of a watch running on the shared hub."""
+    return local(lambda: wait_on_hub(future), lambda: await_on_hub(future))
+
+
+def wait_for_run(
+    credentials: CyberdeskCredentials,
+    run_id: str,
+    settings: WaitSettings,
+    reporter: RunReporter,
+    *,
+    hints: RunHints | None = None,
+) -> Steps[Run]:
+    """Wait until the run ends (whatever its outcome); cancel it if the wait is abandoned.
+
+    `hints` (taken from the created run) let the watcher batch the run from its first poll;
+    the cancel uses the driver's client (lent, or opened for it).
+    """
+    watch = _Watch(credentials, run_id, settings, reporter, hints)
+    try:
+        return watch.done((yield on_hub(watch.future)))
+    except BaseException:
+        if not watch.ended and settings.cancel_on_abandon:
+            yield cancel_abandoned([run_id])
+        raise
