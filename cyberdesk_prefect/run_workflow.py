@@ -28,6 +28,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.filesystems import WritableFileSystem
 
 from cyberdesk_prefect._idempotency import task_idempotency_key
+from cyberdesk_prefect._param_docs import args_from
 from cyberdesk_prefect._params import (
     Params,
     async_form_of,
@@ -43,6 +44,7 @@ from cyberdesk_prefect._steps import Steps, adrive_steps, drive_steps
 from cyberdesk_prefect.credentials import CyberdeskCredentials
 from cyberdesk_prefect.observability import RunReporter
 from cyberdesk_prefect.results import CyberdeskRunResult
+from cyberdesk_prefect.runs import trigger_cyberdesk_run
 
 
 def _concurrency_slot(name: str | None) -> AbstractContextManager[object]:
@@ -118,6 +120,9 @@ def _wait(params: Params) -> Steps[CyberdeskRunResult]:
 
 
 @task(name="Run Cyberdesk workflow", cache_policy=NO_CACHE)
+# The create and wait parameters keep their one description on the tasks they come from;
+# `args_from` copies it into this docstring, where Prefect's parameter schema reads it.
+@args_from(trigger_cyberdesk_run.fn, wait_for_cyberdesk_run.fn)
 def run_cyberdesk_workflow(
     credentials: CyberdeskCredentials,
     workflow_id: str,
@@ -147,9 +152,6 @@ def run_cyberdesk_workflow(
     rerun_succeeded: bool = False,
 ) -> CyberdeskRunResult:
     """Run a Cyberdesk workflow: create the run, wait for it, fetch outputs and files.
-
-    Parameters are those of `trigger_cyberdesk_run` followed by those of
-    `wait_for_cyberdesk_run`, plus:
 
     Args:
         concurrency_limit_name: Name of an existing Prefect global concurrency limit; each
