@@ -9,37 +9,43 @@ raised (cancellation included), so the decisions (what next, what to undo when a
 abandoned) are written once and the two drivers differ only in how they block.
 
 A client is opened only when a step first needs one, unless the caller lends its own.
+`blocking_method` / `asyncio_method` make the two methods of a block or run from one body.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar
 
 import anyio
 
+from cyberdesk_core.aclient import AsyncCyberdeskClient
+from cyberdesk_core.client import CyberdeskClient
+
 if TYPE_CHECKING:
-    from cyberdesk_core import AsyncCyberdeskClient, CyberdeskClient
     from cyberdesk_prefect.credentials import CyberdeskCredentials
 
 T = TypeVar("T")
 R = TypeVar("R")
+C = TypeVar("C")
+X = TypeVar("X")
+P = ParamSpec("P")
+M = TypeVar("M", bound=Callable[..., Any])
 
 
-class Clients:
-    """The blocking client of one driven sequence: the lent one, or one opened on first use."""
+class _ClientHolder(Generic[C, X]):
+    """The client of one driven sequence: the lent one, or one opened on first use."""
 
-    def __init__(
-        self,
-        credentials: CyberdeskCredentials,
-        lent: CyberdeskClient | None,
-        stack: contextlib.ExitStack,
-    ) -> None:
+    def __init__(self, credentials: CyberdeskCredentials, lent: C | None, stack: X) -> None:
         self._credentials = credentials
         self._client = lent
         self._stack = stack
+
+
+class Clients(_ClientHolder[CyberdeskClient, contextlib.ExitStack]):
+    """The blocking client of one driven sequence."""
 
     def get(self) -> CyberdeskClient:
         """The client (opened now if none was lent or opened yet; closed by the driver)."""
@@ -48,18 +54,8 @@ class Clients:
         return self._client
 
 
-class AsyncClients:
-    """The asyncio client of one driven sequence: the lent one, or one opened on first use."""
-
-    def __init__(
-        self,
-        credentials: CyberdeskCredentials,
-        lent: AsyncCyberdeskClient | None,
-        stack: contextlib.AsyncExitStack,
-    ) -> None:
-        self._credentials = credentials
-        self._client = lent
-        self._stack = stack
+class AsyncClients(_ClientHolder[AsyncCyberdeskClient, contextlib.AsyncExitStack]):
+    """The asyncio client of one driven sequence."""
 
     async def get(self) -> AsyncCyberdeskClient:
         """The client (opened now if none was lent or opened yet; closed by the driver)."""
@@ -160,3 +156,50 @@ async def adrive_steps(
         # cancel abandoned runs must still be closed.
         with anyio.CancelScope(shield=True):
             await stack.aclose()
+
+
+class HasCredentials(Protocol):
+    """An object whose methods drive steps with its credentials (the blocks and the run)."""
+
+    @property
+    def credentials(self) -> CyberdeskCredentials:
+        """The Cyberdesk credentials block."""
+
+
+S = TypeVar("S", bound=HasCredentials)
+
+
+def blocking_method(
+    name: str, body: Callable[Concatenate[S, P], Steps[R]]
+) -> Callable[Concatenate[S, P], R]:
+    """Method `name` that drives the steps of `body(self, ...)` with the blocking driver."""
+
+    def method(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return drive_steps(self.credentials, body(self, *args, **kwargs))
+
+    return _named(method, name, body.__doc__)
+
+
+def asyncio_method(
+    name: str, body: Callable[Concatenate[S, P], Steps[R]]
+) -> Callable[Concatenate[S, P], Coroutine[Any, Any, R]]:
+    """Method `name` that drives the steps of `body(self, ...)` on the running loop."""
+
+    async def method(self: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return await adrive_steps(self.credentials, body(self, *args, **kwargs))
+
+    return _named(method, name, body.__doc__)
+
+
+def asyncio_method_of_any_result(
+    name: str, body: Callable[Concatenate[S, P], Steps[R]]
+) -> Callable[Concatenate[S, P], Coroutine[Any, Any, Any]]:
+    """`asyncio_method`, its result typed `Any`: for an override of a method whose result type
+    Prefect declares wrongly (`JobRun.wait_for_completion -> Logger`), without a type ignore."""
+    return asyncio_method(name, body)
+
+
+def _named(method: M, name: str, doc: str | None) -> M:
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = doc
+    return method

@@ -8,7 +8,7 @@ their blocking forms. Each pair shares one body written as steps (`_steps`).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from prefect.blocks.abstract import JobRun
 from prefect.filesystems import WritableFileSystem
@@ -19,11 +19,20 @@ from cyberdesk_prefect._downloads import download_attachments
 from cyberdesk_prefect._run_settings import FinishSettings, WaitSettings
 from cyberdesk_prefect._run_steps import finish_run, result_of
 from cyberdesk_prefect._run_wait import wait_for_run
-from cyberdesk_prefect._steps import Steps, adrive_steps, call, drive_steps
+from cyberdesk_prefect._steps import (
+    Steps,
+    adrive_steps,
+    asyncio_method,
+    asyncio_method_of_any_result,
+    blocking_method,
+    call,
+    drive_steps,
+)
 from cyberdesk_prefect.observability import RunReporter
 from cyberdesk_prefect.results import CyberdeskAttachmentInfo, CyberdeskRunResult
 
 if TYPE_CHECKING:
+    from cyberdesk_prefect.credentials import CyberdeskCredentials
     from cyberdesk_prefect.workflows import CyberdeskWorkflow
 
 
@@ -40,13 +49,36 @@ class CyberdeskRun(JobRun[CyberdeskRunResult]):
     def __repr__(self) -> str:
         return f"CyberdeskRun(run_id={self.run_id!r})"
 
-    def _wait(
+    @property
+    def credentials(self) -> CyberdeskCredentials:
+        """The credentials of the workflow block that started the run."""
+        return self.workflow.credentials
+
+    def _completion(
         self,
-        raise_on_failure: bool,
-        download_to: str | Path | None,
-        filesystem: WritableFileSystem | None,
-        folder: str,
+        /,
+        raise_on_failure: bool = True,
+        download_to: str | Path | None = None,
+        filesystem: WritableFileSystem | None = None,
+        folder: str = "",
     ) -> Steps[CyberdeskRunResult]:
+        """Wait until the run ends, then fetch its outputs; cancel it if the wait is abandoned.
+
+        Args:
+            raise_on_failure: Raise when the run did not succeed.
+            download_to: Local folder for the output files (default: the block's).
+            filesystem: A `WritableFileSystem` block to write the output files to instead.
+            folder: Folder inside `filesystem`.
+
+        Returns:
+            The `CyberdeskRunResult` (the async form is typed `Any` only because Prefect
+            declares `JobRun.wait_for_completion` `-> Logger`; `fetch_result()` is typed).
+
+        Raises:
+            RunFailedError / RunCancelledError: The run did not succeed (unless
+                `raise_on_failure=False`).
+            RunTimeoutError: The workflow's `max_wait_seconds` passed.
+        """
         w = self.workflow
         waiting = WaitSettings(
             w.poll_interval_seconds,
@@ -61,43 +93,10 @@ class CyberdeskRun(JobRun[CyberdeskRunResult]):
         self._result = yield from finish_run(w.credentials, run, finishing)
         return self._result
 
-    @sync_calls_deprecated("wait_for_completion_sync")
-    async def wait_for_completion(
-        self,
-        raise_on_failure: bool = True,
-        download_to: str | Path | None = None,
-        filesystem: WritableFileSystem | None = None,
-        folder: str = "",
-    ) -> Any:
-        """Wait until the run ends, then fetch its outputs; cancel it if the wait is abandoned.
-
-        Returns the `CyberdeskRunResult` (typed `Any` only because Prefect declares this
-        method `-> Logger`; `fetch_result()` and `wait_for_completion_sync()` are typed).
-
-        Args:
-            raise_on_failure: Raise when the run did not succeed.
-            download_to: Local folder for the output files (default: the block's).
-            filesystem: A `WritableFileSystem` block to write the output files to instead.
-            folder: Folder inside `filesystem`.
-
-        Raises:
-            RunFailedError / RunCancelledError: The run did not succeed (unless
-                `raise_on_failure=False`).
-            RunTimeoutError: The workflow's `max_wait_seconds` passed.
-        """
-        steps = self._wait(raise_on_failure, download_to, filesystem, folder)
-        return await adrive_steps(self.workflow.credentials, steps)
-
-    def wait_for_completion_sync(
-        self,
-        raise_on_failure: bool = True,
-        download_to: str | Path | None = None,
-        filesystem: WritableFileSystem | None = None,
-        folder: str = "",
-    ) -> CyberdeskRunResult:
-        """Blocking form of `wait_for_completion` (same parameters and result)."""
-        steps = self._wait(raise_on_failure, download_to, filesystem, folder)
-        return drive_steps(self.workflow.credentials, steps)
+    wait_for_completion = sync_calls_deprecated("wait_for_completion_sync")(
+        asyncio_method_of_any_result("wait_for_completion", _completion)
+    )
+    wait_for_completion_sync = blocking_method("wait_for_completion_sync", _completion)
 
     def _fetch(self) -> Steps[CyberdeskRunResult]:
         if self._result is not None:
@@ -116,43 +115,28 @@ class CyberdeskRun(JobRun[CyberdeskRunResult]):
         return drive_steps(self.workflow.credentials, self._fetch())
 
     def _cancel(self) -> Steps[CyberdeskRunResult]:
+        """Cancel the run if it has not ended."""
         run_id = self.run_id
         outcome = yield call(
             lambda c: cancel_if_active(c, run_id), lambda c: acancel_if_active(c, run_id)
         )
         return result_of(self.workflow.credentials, outcome.run)
 
-    def cancel(self) -> CyberdeskRunResult:
-        """Cancel the run if it has not ended."""
-        return drive_steps(self.workflow.credentials, self._cancel())
+    cancel = blocking_method("cancel", _cancel)
+    acancel = asyncio_method("acancel", _cancel)
 
-    async def acancel(self) -> CyberdeskRunResult:
-        """Async form of `cancel`."""
-        return await adrive_steps(self.workflow.credentials, self._cancel())
-
-    def download_attachments(
+    def _download_attachments(
         self,
         destination: str | Path | None = None,
         filesystem: WritableFileSystem | None = None,
         folder: str = "",
-    ) -> list[CyberdeskAttachmentInfo]:
+    ) -> Steps[list[CyberdeskAttachmentInfo]]:
         """Download the run's output files to a local folder or a filesystem block."""
-        steps = download_attachments(
+        return download_attachments(
             self.run_id, destination=destination, filesystem=filesystem, folder=folder
         )
-        return drive_steps(self.workflow.credentials, steps)
 
-    async def adownload_attachments(
-        self,
-        destination: str | Path | None = None,
-        filesystem: WritableFileSystem | None = None,
-        folder: str = "",
-    ) -> list[CyberdeskAttachmentInfo]:
-        """Async form of `download_attachments`."""
-        steps = download_attachments(
-            self.run_id, destination=destination, filesystem=filesystem, folder=folder
-        )
-        return await adrive_steps(self.workflow.credentials, steps)
-
+    download_attachments = blocking_method("download_attachments", _download_attachments)
+    adownload_attachments = asyncio_method("adownload_attachments", _download_attachments)
     await_for_completion = renamed_method("await_for_completion", "wait_for_completion")
     afetch_result = renamed_method("afetch_result", "fetch_result")

@@ -8,7 +8,8 @@ sync form and an `a`-prefixed async form (`run`/`arun`, `cancel`/`acancel`,
 methods without `await` from sync code still works, with a `DeprecationWarning`.
 
 The run machinery is imported when a method is first called, not with the block: Prefect
-imports this module whenever it loads the collection.
+imports this module whenever it loads the collection (only the light drivers of `_steps` are
+imported with it).
 """
 
 from __future__ import annotations
@@ -21,13 +22,19 @@ from prefect.types import SecretDict
 from pydantic import Field
 
 from cyberdesk_prefect._deprecation import renamed_method, sync_calls_deprecated
+from cyberdesk_prefect._steps import (
+    Steps,
+    adrive_steps,
+    asyncio_method,
+    blocking_method,
+    drive_steps,
+)
 from cyberdesk_prefect.credentials import CyberdeskCredentials, block_dispatch_key
 
 if TYPE_CHECKING:
     from prefect.filesystems import WritableFileSystem
 
     from cyberdesk_prefect._run_settings import RunOptions
-    from cyberdesk_prefect._steps import Steps
     from cyberdesk_prefect.job_runs import CyberdeskRun
     from cyberdesk_prefect.results import CyberdeskRunResult
 
@@ -165,28 +172,25 @@ class CyberdeskWorkflow(_JobBlock):
                 `file_inputs`, `session_id`, `start_session`, `session_alias`, ...);
                 `sensitive_inputs` replaces the block's `sensitive_input_values`.
         """
-        from cyberdesk_prefect._steps import adrive_steps
-
         return await adrive_steps(self.credentials, self._trigger(overrides))
 
     def trigger_sync(self, **overrides: Any) -> CyberdeskRun:
         """Blocking form of `trigger` (same options and result)."""
-        from cyberdesk_prefect._steps import drive_steps
-
         return drive_steps(self.credentials, self._trigger(overrides))
 
     atrigger = renamed_method("atrigger", "trigger")
 
-    def run(
+    def _run(
         self,
+        /,
         *,
         raise_on_failure: bool = True,
         download_to: str | Path | None = None,
         filesystem: WritableFileSystem | None = None,
         folder: str = "",
         **overrides: Any,
-    ) -> CyberdeskRunResult:
-        """Trigger, wait and fetch in one call (blocking; `arun` is the async form).
+    ) -> Steps[CyberdeskRunResult]:
+        """Trigger, wait and fetch in one call (`run` blocks, `arun` is its async form).
 
         Args:
             raise_on_failure: Raise when the run did not succeed.
@@ -195,20 +199,8 @@ class CyberdeskWorkflow(_JobBlock):
             folder: Folder inside `filesystem`.
             **overrides: Create options, as for `trigger`.
         """
-        return self.trigger_sync(**overrides).wait_for_completion_sync(
-            raise_on_failure, download_to, filesystem, folder
-        )
+        job_run = yield from self._trigger(overrides)
+        return (yield from job_run._completion(raise_on_failure, download_to, filesystem, folder))
 
-    async def arun(
-        self,
-        *,
-        raise_on_failure: bool = True,
-        download_to: str | Path | None = None,
-        filesystem: WritableFileSystem | None = None,
-        folder: str = "",
-        **overrides: Any,
-    ) -> CyberdeskRunResult:
-        """Async form of `run`."""
-        job_run = await self.trigger(**overrides)
-        await job_run.wait_for_completion(raise_on_failure, download_to, filesystem, folder)
-        return await job_run.fetch_result()
+    run = blocking_method("run", _run)
+    arun = asyncio_method("arun", _run)
