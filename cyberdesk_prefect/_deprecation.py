@@ -48,8 +48,10 @@ def sync_calls_deprecated(sync_name: str) -> Callable[[F], F]:
     return decorate
 
 
-def renamed_method(old: str, new: str) -> Callable[..., Any]:
-    """Method `old`, a deprecated name that warns and calls method `new` with the same arguments."""
+def renamed_method(old: str, target: F) -> F:
+    """Method `old`, a deprecated name that warns and calls method `target` with the same
+    arguments (looked up on the instance, so overrides of `target` are honoured)."""
+    new = target.__name__
 
     def alias(self: Any, *args: Any, **kwargs: Any) -> Any:
         owner = type(self).__name__
@@ -58,4 +60,4 @@ def renamed_method(old: str, new: str) -> Callable[..., Any]:
 
     alias.__name__ = alias.__qualname__ = old
     alias.__doc__ = f"Deprecated name of `{new}`."
-    return alias
+    return cast(F, alias)

@@ -138,5 +138,5 @@ class CyberdeskRun(JobRun[CyberdeskRunResult]):
 
     download_attachments = blocking_method("download_attachments", _download_attachments)
     adownload_attachments = asyncio_method("adownload_attachments", _download_attachments)
-    await_for_completion = renamed_method("await_for_completion", "wait_for_completion")
-    afetch_result = renamed_method("afetch_result", "fetch_result")
+    await_for_completion = renamed_method("await_for_completion", wait_for_completion)
+    afetch_result = renamed_method("afetch_result", fetch_result)

@@ -178,7 +178,7 @@ class CyberdeskWorkflow(_JobBlock):
         """Blocking form of `trigger` (same options and result)."""
         return drive_steps(self.credentials, self._trigger(overrides))
 
-    atrigger = renamed_method("atrigger", "trigger")
+    atrigger = renamed_method("atrigger", trigger)
 
     def _run(
         self,
