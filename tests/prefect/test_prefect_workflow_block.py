@@ -53,9 +53,9 @@ async def test_atrigger_await_afetch(workflow_block: CyberdeskWorkflow, tmp_path
 
     @flow
     async def report() -> CyberdeskRunResult:
-        job_run = await workflow_block.atrigger()
-        await job_run.await_for_completion(filesystem=storage, folder="out")
-        return await job_run.afetch_result()
+        job_run = await workflow_block.trigger()
+        await job_run.wait_for_completion(filesystem=storage, folder="out")
+        return await job_run.fetch_result()
 
     result = await report()
     assert result.output_data == {"month": "2026-01", "total": 42}
