@@ -5,7 +5,7 @@ Each flavour starts 1,000 waits in one event loop and lets them run for a fixed 
 - `airflow`: `CyberdeskRunTrigger`s rebuilt from their serialized kwargs (`cls(**kwargs)`) and
   iterated until their first event, as Airflow's triggerer does; the connection comes from
   `AIRFLOW_CONN_CYBERDESK_DEFAULT`.
-- `prefect`: the integration's async wait task body, `await_for_cyberdesk_run.fn(...)`.
+- `prefect`: the integration's async wait task body, `await_cyberdesk_run.fn(...)`.
 - `baseline`: what every anchor does, a naive loop per wait that builds its own client and
   GETs its run once per interval until it is terminal.
 The worker reports its own CPU seconds, RSS before the waits and peak RSS during the window.
@@ -70,14 +70,14 @@ def airflow_waits(spec: dict[str, Any]) -> list[Callable[[], Awaitable[object]]]
 
 
 def prefect_waits(spec: dict[str, Any]) -> list[Callable[[], Awaitable[object]]]:
-    """One `await_for_cyberdesk_run` task body per run."""
-    from cyberdesk_prefect import CyberdeskCredentials, await_for_cyberdesk_run
+    """One `await_cyberdesk_run` task body per run."""
+    from cyberdesk_prefect import CyberdeskCredentials, await_cyberdesk_run
 
     credentials = CyberdeskCredentials(api_key=spec["api_key"], base_url=spec["url"])
 
     def make(run_id: str) -> Callable[[], Awaitable[object]]:
         async def wait() -> object:
-            return await await_for_cyberdesk_run.fn(
+            return await await_cyberdesk_run.fn(
                 credentials,
                 run_id,
                 poll_interval_seconds=spec["interval"],

@@ -2,7 +2,7 @@
 
 The waits of benchmark 2 at three sizes, each against the per-run polling baseline at the same
 size: Airflow `CyberdeskRunTrigger`s rebuilt from `serialize()` and iterated as the triggerer
-does, or the Prefect integration's async wait task body (`await_for_cyberdesk_run.fn`, given
+does, or the Prefect integration's async wait task body (`await_cyberdesk_run.fn`, given
 a bare run id), each pass in a fresh worker process (`benchmarks/_phases.py`) against an
 emulator of its own. A size's runs are one workflow's, created in bulks of 1,000 while the
 emulator has no machine, so they stay queued; each pass goes through three phases:

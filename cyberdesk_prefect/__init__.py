@@ -2,9 +2,11 @@
 
 Blocks: `CyberdeskCredentials`, `CyberdeskWorkflow` (a `JobBlock`).
 Tasks (sync, and async with an `a` prefix): `trigger_cyberdesk_run`, `get_cyberdesk_run`,
-`wait_for_cyberdesk_run`, `run_cyberdesk_workflow`, `cancel_cyberdesk_run`,
-`retry_cyberdesk_run`, `bulk_create_cyberdesk_runs`, `wait_for_cyberdesk_runs`,
-`run_cyberdesk_chain`, `download_cyberdesk_attachments`.
+`wait_for_cyberdesk_run` (async: `await_cyberdesk_run`), `run_cyberdesk_workflow`,
+`cancel_cyberdesk_run`, `retry_cyberdesk_run`, `bulk_create_cyberdesk_runs`,
+`wait_for_cyberdesk_runs` (async: `await_cyberdesk_runs`), `run_cyberdesk_chain`,
+`download_cyberdesk_attachments`. The earlier names `await_for_cyberdesk_run(s)` still work,
+with a `DeprecationWarning`.
 Flows: `run_cyberdesk_workflow_flow`, `arun_cyberdesk_workflow_flow`.
 Hooks: `cancel_cyberdesk_runs_on_cancellation`, `cancel_cyberdesk_runs_hook`.
 
@@ -15,7 +17,8 @@ registered) and nothing else; tasks, flows and hooks load on first access, so
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import warnings
+from typing import TYPE_CHECKING, Any
 
 from cyberdesk_core._lazy import LazyExports
 from cyberdesk_prefect.credentials import CyberdeskCredentials
@@ -28,7 +31,7 @@ if TYPE_CHECKING:
     )
     from cyberdesk_prefect.bulk import (
         abulk_create_cyberdesk_runs,
-        await_for_cyberdesk_runs,
+        await_cyberdesk_runs,
         bulk_create_cyberdesk_runs,
         wait_for_cyberdesk_runs,
     )
@@ -53,7 +56,7 @@ if TYPE_CHECKING:
     )
     from cyberdesk_prefect.run_workflow import (
         arun_cyberdesk_workflow,
-        await_for_cyberdesk_run,
+        await_cyberdesk_run,
         run_cyberdesk_workflow,
         wait_for_cyberdesk_run,
     )
@@ -77,7 +80,7 @@ _LAZY: dict[str, str] = {
     "adownload_cyberdesk_attachments": "cyberdesk_prefect.attachments",
     "download_cyberdesk_attachments": "cyberdesk_prefect.attachments",
     "abulk_create_cyberdesk_runs": "cyberdesk_prefect.bulk",
-    "await_for_cyberdesk_runs": "cyberdesk_prefect.bulk",
+    "await_cyberdesk_runs": "cyberdesk_prefect.bulk",
     "bulk_create_cyberdesk_runs": "cyberdesk_prefect.bulk",
     "wait_for_cyberdesk_runs": "cyberdesk_prefect.bulk",
     "cancel_cyberdesk_runs_hook": "cyberdesk_prefect.cancellation",
@@ -87,7 +90,7 @@ _LAZY: dict[str, str] = {
     "arun_cyberdesk_workflow_flow": "cyberdesk_prefect.flows",
     "run_cyberdesk_workflow_flow": "cyberdesk_prefect.flows",
     "arun_cyberdesk_workflow": "cyberdesk_prefect.run_workflow",
-    "await_for_cyberdesk_run": "cyberdesk_prefect.run_workflow",
+    "await_cyberdesk_run": "cyberdesk_prefect.run_workflow",
     "run_cyberdesk_workflow": "cyberdesk_prefect.run_workflow",
     "wait_for_cyberdesk_run": "cyberdesk_prefect.run_workflow",
     "acancel_cyberdesk_run": "cyberdesk_prefect.runs",
@@ -104,8 +107,26 @@ _LAZY: dict[str, str] = {
 # __all__ stays a literal list (not _EXPORTS.names) so linters see the re-exports; a test checks
 # that it, the TYPE_CHECKING imports and _LAZY agree.
 _EXPORTS = LazyExports(__name__, _LAZY, eager=["CyberdeskCredentials", "CyberdeskWorkflow"])
-__getattr__ = _EXPORTS.load
 __dir__ = _EXPORTS.listing
+
+# Earlier names, kept as aliases that warn.
+_RENAMED: dict[str, str] = {
+    "await_for_cyberdesk_run": "await_cyberdesk_run",
+    "await_for_cyberdesk_runs": "await_cyberdesk_runs",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _RENAMED:
+        warnings.warn(
+            f"cyberdesk_prefect.{name} is deprecated and will be removed in a future release; "
+            f"use {_RENAMED[name]} instead.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return _EXPORTS.load(_RENAMED[name])
+    return _EXPORTS.load(name)
+
 
 __all__ = [
     "CyberdeskAttachmentInfo",
@@ -124,8 +145,8 @@ __all__ = [
     "arun_cyberdesk_workflow",
     "arun_cyberdesk_workflow_flow",
     "atrigger_cyberdesk_run",
-    "await_for_cyberdesk_run",
-    "await_for_cyberdesk_runs",
+    "await_cyberdesk_run",
+    "await_cyberdesk_runs",
     "bulk_create_cyberdesk_runs",
     "cancel_cyberdesk_run",
     "cancel_cyberdesk_runs_hook",

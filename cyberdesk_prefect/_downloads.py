@@ -7,6 +7,7 @@ block only accepts whole `bytes` (`write_path(path, content)`), so each file goe
 core into a local scratch folder first and is read back once to hand it to the block, under a
 name the same core rules made unique (against the batch, and against the block's content where
 the block can tell: `LocalFileSystem`, `RemoteFileSystem`); scratch files are always removed.
+Each sequence is written once as steps (`_steps`), for the blocking and the asyncio driver.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from prefect.filesystems import LocalFileSystem, RemoteFileSystem, WritableFileS
 from prefect.utilities.asyncutils import run_coro_as_sync
 
 from cyberdesk_core.attachments import UniqueNames
+from cyberdesk_prefect._steps import Step, Steps, call, local
 from cyberdesk_prefect.results import CyberdeskAttachmentInfo
 
 if TYPE_CHECKING:
-    from cyberdesk_core import AsyncCyberdeskClient, CyberdeskClient, RunAttachment
+    from cyberdesk_core import AsyncCyberdeskClient, RunAttachment
+    from cyberdesk_core.models import DownloadResult
 
 AttachmentKind = Literal["output", "input"]
 
@@ -75,73 +78,77 @@ def _check_destination(destination: str | Path | None, filesystem: Any) -> None:
         )
 
 
+def _attachments(run_id: str, kind: AttachmentKind) -> Step[list[RunAttachment]]:
+    async def collect(client: AsyncCyberdeskClient) -> list[RunAttachment]:
+        return [a async for a in client.run_attachments.iter(run_id=run_id, attachment_type=kind)]
+
+    return call(
+        lambda c: list(c.run_attachments.iter(run_id=run_id, attachment_type=kind)), collect
+    )
+
+
+def _download(attachment_id: str, folder: Path, names: UniqueNames | None) -> Step[DownloadResult]:
+    return call(
+        lambda c: c.run_attachments.download(attachment_id, folder, names=names),
+        lambda c: c.run_attachments.download(attachment_id, folder, names=names),
+    )
+
+
+def _make_folder(target: Path) -> Step[None]:
+    return local(
+        lambda: target.mkdir(parents=True, exist_ok=True),
+        lambda: anyio.Path(target).mkdir(parents=True, exist_ok=True),
+    )
+
+
+def _to_block(
+    names: UniqueNames, filesystem: WritableFileSystem, folder: str, downloaded: DownloadResult
+) -> Step[str]:
+    """Claim a unique name in the block and write the downloaded file there."""
+    assert downloaded.path is not None
+    content = downloaded.path.read_bytes()
+
+    async def write_async() -> str:
+        # The existence probe may be network I/O (RemoteFileSystem): off the loop.
+        path = await anyio.to_thread.run_sync(
+            _claim, names, filesystem, folder, downloaded.filename
+        )
+        return await _write_async(filesystem, path, content)
+
+    return local(
+        lambda: _write_sync(
+            filesystem, _claim(names, filesystem, folder, downloaded.filename), content
+        ),
+        write_async,
+    )
+
+
 def download_attachments(
-    client: CyberdeskClient,
     run_id: str,
     *,
     destination: str | Path | None = None,
     filesystem: WritableFileSystem | None = None,
     folder: str = "",
     attachment_type: AttachmentKind = "output",
-) -> list[CyberdeskAttachmentInfo]:
-    """Download every attachment of a run (sync); returns metadata with `local_path` set."""
+) -> Steps[list[CyberdeskAttachmentInfo]]:
+    """Download every attachment of a run; returns metadata with `local_path` set."""
     _check_destination(destination, filesystem)
-    attachments = list(client.run_attachments.iter(run_id=run_id, attachment_type=attachment_type))
+    attachments = yield _attachments(run_id, attachment_type)
     infos: list[CyberdeskAttachmentInfo] = []
     names = UniqueNames()
     if filesystem is None:
         target = Path(destination or ".")
-        target.mkdir(parents=True, exist_ok=True)
+        yield _make_folder(target)
         for attachment in attachments:
-            downloaded = client.run_attachments.download(attachment.id, target, names=names)
+            downloaded = yield _download(attachment.id, target, names)
             infos.append(_info(attachment, str(downloaded.path)))
         return infos
     with tempfile.TemporaryDirectory(prefix="cyberdesk-") as scratch:
         for attachment in attachments:
-            downloaded = client.run_attachments.download(attachment.id, Path(scratch))
+            downloaded = yield _download(attachment.id, Path(scratch), None)
             assert downloaded.path is not None
             try:
-                path = _claim(names, filesystem, folder, downloaded.filename)
-                written = _write_sync(filesystem, path, downloaded.path.read_bytes())
-            finally:
-                downloaded.path.unlink(missing_ok=True)
-            infos.append(_info(attachment, written))
-    return infos
-
-
-async def adownload_attachments(
-    client: AsyncCyberdeskClient,
-    run_id: str,
-    *,
-    destination: str | Path | None = None,
-    filesystem: WritableFileSystem | None = None,
-    folder: str = "",
-    attachment_type: AttachmentKind = "output",
-) -> list[CyberdeskAttachmentInfo]:
-    """Download every attachment of a run (async); returns metadata with `local_path` set."""
-    _check_destination(destination, filesystem)
-    attachments = [
-        a async for a in client.run_attachments.iter(run_id=run_id, attachment_type=attachment_type)
-    ]
-    infos: list[CyberdeskAttachmentInfo] = []
-    names = UniqueNames()
-    if filesystem is None:
-        target = Path(destination or ".")
-        await anyio.Path(target).mkdir(parents=True, exist_ok=True)
-        for attachment in attachments:
-            downloaded = await client.run_attachments.download(attachment.id, target, names=names)
-            infos.append(_info(attachment, str(downloaded.path)))
-        return infos
-    with tempfile.TemporaryDirectory(prefix="cyberdesk-") as scratch:
-        for attachment in attachments:
-            downloaded = await client.run_attachments.download(attachment.id, Path(scratch))
-            assert downloaded.path is not None
-            try:
-                # The existence probe may be network I/O (RemoteFileSystem): off the loop.
-                path = await anyio.to_thread.run_sync(
-                    _claim, names, filesystem, folder, downloaded.filename
-                )
-                written = await _write_async(filesystem, path, downloaded.path.read_bytes())
+                written = yield _to_block(names, filesystem, folder, downloaded)
             finally:
                 downloaded.path.unlink(missing_ok=True)
             infos.append(_info(attachment, written))
@@ -149,23 +156,11 @@ async def adownload_attachments(
 
 
 def list_attachment_infos(
-    client: CyberdeskClient, run_id: str, attachment_type: AttachmentKind = "output"
-) -> list[CyberdeskAttachmentInfo]:
-    """Metadata of a run's attachments, without downloading them (sync)."""
-    return [
-        _info(a, None)
-        for a in client.run_attachments.iter(run_id=run_id, attachment_type=attachment_type)
-    ]
-
-
-async def alist_attachment_infos(
-    client: AsyncCyberdeskClient, run_id: str, attachment_type: AttachmentKind = "output"
-) -> list[CyberdeskAttachmentInfo]:
-    """Metadata of a run's attachments, without downloading them (async)."""
-    return [
-        _info(a, None)
-        async for a in client.run_attachments.iter(run_id=run_id, attachment_type=attachment_type)
-    ]
+    run_id: str, attachment_type: AttachmentKind = "output"
+) -> Steps[list[CyberdeskAttachmentInfo]]:
+    """Metadata of a run's attachments, without downloading them."""
+    attachments = yield _attachments(run_id, attachment_type)
+    return [_info(a, None) for a in attachments]
 
 
 def _info(attachment: RunAttachment, local_path: str | None) -> CyberdeskAttachmentInfo:

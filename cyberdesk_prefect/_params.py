@@ -16,7 +16,7 @@ import inspect
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, ParamSpec, TypeVar
 
-from cyberdesk_prefect._engine import FinishSettings, RunOptions, WaitSettings
+from cyberdesk_prefect._run_settings import FinishSettings, RunOptions, WaitSettings
 
 P = ParamSpec("P")
 R = TypeVar("R")

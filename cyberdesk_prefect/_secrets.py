@@ -19,6 +19,7 @@ from pydantic import SecretStr
 
 from cyberdesk_core import ConfigurationError
 from cyberdesk_core.payloads import conceal
+from cyberdesk_prefect._steps import Step, local
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -124,3 +125,13 @@ def _load_secret(name: str, field: str) -> Secret[Any]:
         raise ConfigurationError(
             f"{field}: no Secret block named {name!r} could be loaded ({exc})."
         ) from None
+
+
+def sensitive(
+    value: SensitiveInputs, field: str = "sensitive_inputs"
+) -> Step[dict[str, Any] | None]:
+    """The step that resolves sensitive inputs, for either driver (`_steps`)."""
+    return local(
+        lambda: resolve_sensitive_inputs(value, field),
+        lambda: aresolve_sensitive_inputs(value, field),
+    )

@@ -12,7 +12,9 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.filesystems import WritableFileSystem
 
-from cyberdesk_prefect._downloads import AttachmentKind, adownload_attachments, download_attachments
+from cyberdesk_prefect._downloads import AttachmentKind, download_attachments
+from cyberdesk_prefect._params import Params, async_form_of
+from cyberdesk_prefect._steps import Steps, adrive_steps, drive_steps
 from cyberdesk_prefect.credentials import CyberdeskCredentials
 from cyberdesk_prefect.observability import get_logger
 from cyberdesk_prefect.results import CyberdeskAttachmentInfo
@@ -41,37 +43,24 @@ def download_cyberdesk_attachments(
     Returns:
         One `CyberdeskAttachmentInfo` per file, with `local_path` set to where it was written.
     """
-    with credentials.get_client() as client:
-        infos = download_attachments(
-            client,
-            run_id,
-            destination=destination,
-            filesystem=filesystem,
-            folder=folder,
-            attachment_type=attachment_type,
-        )
-    get_logger().info("Downloaded %d file(s) of Cyberdesk run %s.", len(infos), run_id)
-    return infos
+    return drive_steps(credentials, _download(dict(locals())))
 
 
 @task(name="Download Cyberdesk attachments", cache_policy=NO_CACHE)
-async def adownload_cyberdesk_attachments(
-    credentials: CyberdeskCredentials,
-    run_id: str,
-    destination: str | Path | None = None,
-    filesystem: WritableFileSystem | None = None,
-    folder: str = "",
-    attachment_type: AttachmentKind = "output",
-) -> list[CyberdeskAttachmentInfo]:
+@async_form_of(download_cyberdesk_attachments.fn)
+async def adownload_cyberdesk_attachments(params: Params) -> list[CyberdeskAttachmentInfo]:
     """Async form of `download_cyberdesk_attachments` (same parameters and result)."""
-    async with credentials.get_async_client() as client:
-        infos = await adownload_attachments(
-            client,
-            run_id,
-            destination=destination,
-            filesystem=filesystem,
-            folder=folder,
-            attachment_type=attachment_type,
-        )
+    return await adrive_steps(params["credentials"], _download(params))
+
+
+def _download(params: Params) -> Steps[list[CyberdeskAttachmentInfo]]:
+    run_id: str = params["run_id"]
+    infos = yield from download_attachments(
+        run_id,
+        destination=params["destination"],
+        filesystem=params["filesystem"],
+        folder=params["folder"],
+        attachment_type=params["attachment_type"],
+    )
     get_logger().info("Downloaded %d file(s) of Cyberdesk run %s.", len(infos), run_id)
     return infos

@@ -17,17 +17,13 @@ from prefect.cache_policies import NO_CACHE
 
 from cyberdesk_core import areconcile_earlier_runs, reconcile_earlier_runs
 from cyberdesk_core.summaries import BulkSummary, FailPolicy
-from cyberdesk_prefect._engine import result_of
+from cyberdesk_prefect._batch_wait import RunRef, wait_for_runs
 from cyberdesk_prefect._idempotency import task_idempotency_key
-from cyberdesk_prefect._many import RunRef, await_many, wait_many
 from cyberdesk_prefect._params import Params, async_form_of, wait_settings
 from cyberdesk_prefect._resume import batch_retry_options, created_by_earlier_try, log_batch
-from cyberdesk_prefect._secrets import (
-    SensitiveInputs,
-    aresolve_sensitive_inputs,
-    resolve_sensitive_inputs,
-)
-from cyberdesk_prefect.cancellation import arecord_runs, record_runs
+from cyberdesk_prefect._run_steps import RunUrls, record, result_of
+from cyberdesk_prefect._secrets import SensitiveInputs, sensitive
+from cyberdesk_prefect._steps import Step, Steps, adrive_steps, call, drive_steps, local
 from cyberdesk_prefect.credentials import CyberdeskCredentials
 from cyberdesk_prefect.observability import (
     RunReporter,
@@ -63,7 +59,7 @@ def _bulk_kwargs(params: Params, sensitive: Any) -> dict[str, Any]:
     }
 
 
-def _bulk_result(client: Any, workflow_id: str, created: Any) -> CyberdeskBulkResult:
+def _bulk_result(urls: RunUrls, workflow_id: str, created: Any) -> CyberdeskBulkResult:
     runs = list(created.created_runs)
     first = min((r.created_at for r in runs), default=None)
     sessions = {r.session_id for r in runs if r.session_id}
@@ -74,7 +70,7 @@ def _bulk_result(client: Any, workflow_id: str, created: Any) -> CyberdeskBulkRe
         errors=list(created.errors or []),
         created_at=first,
         session_id=sessions.pop() if len(sessions) == 1 else None,
-        results=[result_of(client, r) for r in runs],
+        results=[result_of(urls, r) for r in runs],
     )
     log = get_logger()
     log.info("Created %d Cyberdesk run(s) of workflow %s.", len(runs), workflow_id)
@@ -127,43 +123,41 @@ def bulk_create_cyberdesk_runs(
         A `CyberdeskBulkResult` (run ids, creation errors); pass it to
         `wait_for_cyberdesk_runs`.
     """
-    params = dict(locals())
-    sensitive = resolve_sensitive_inputs(sensitive_inputs)
-    kwargs = _bulk_kwargs(params, sensitive)
-    with credentials.get_client() as client:
-        created = client.runs.bulk_create(workflow_id, count, **kwargs)
-        if created_by_earlier_try(params):
-            outcomes = reconcile_earlier_runs(
-                client,
-                [run.id for run in created.created_runs],
-                batch_retry_options(params, sensitive),
-                rerun_succeeded=rerun_succeeded,
-            )
-            created = created.model_copy(update={"created_runs": log_batch(outcomes)})
-        record_runs([r.id for r in created.created_runs], credentials)
-        return _bulk_result(client, workflow_id, created)
+    return drive_steps(credentials, _bulk_create(dict(locals())))
 
 
 @task(name="Bulk create Cyberdesk runs", cache_policy=NO_CACHE)
 @async_form_of(bulk_create_cyberdesk_runs.fn)
 async def abulk_create_cyberdesk_runs(params: Params) -> CyberdeskBulkResult:
     """Async form of `bulk_create_cyberdesk_runs` (same parameters and result)."""
+    return await adrive_steps(params["credentials"], _bulk_create(params))
+
+
+def _bulk_create(params: Params) -> Steps[CyberdeskBulkResult]:
     credentials: CyberdeskCredentials = params["credentials"]
     workflow_id: str = params["workflow_id"]
-    sensitive = await aresolve_sensitive_inputs(params["sensitive_inputs"])
-    kwargs = _bulk_kwargs(params, sensitive)
-    async with credentials.get_async_client() as client:
-        created = await client.runs.bulk_create(workflow_id, params["count"], **kwargs)
-        if created_by_earlier_try(params):
-            outcomes = await areconcile_earlier_runs(
-                client,
-                [run.id for run in created.created_runs],
-                batch_retry_options(params, sensitive),
-                rerun_succeeded=params["rerun_succeeded"],
-            )
-            created = created.model_copy(update={"created_runs": log_batch(outcomes)})
-        await arecord_runs([r.id for r in created.created_runs], credentials)
-        return _bulk_result(client, workflow_id, created)
+    count: int = params["count"]
+    secrets = yield sensitive(params["sensitive_inputs"])
+    kwargs = _bulk_kwargs(params, secrets)
+    created = yield call(
+        lambda c: c.runs.bulk_create(workflow_id, count, **kwargs),
+        lambda c: c.runs.bulk_create(workflow_id, count, **kwargs),
+    )
+    if created_by_earlier_try(params):
+        run_ids = [run.id for run in created.created_runs]
+        retry_options, rerun = batch_retry_options(params, secrets), params["rerun_succeeded"]
+        outcomes = yield call(
+            lambda c: reconcile_earlier_runs(c, run_ids, retry_options, rerun_succeeded=rerun),
+            lambda c: areconcile_earlier_runs(c, run_ids, retry_options, rerun_succeeded=rerun),
+        )
+        created = created.model_copy(update={"created_runs": log_batch(outcomes)})
+    yield record([r.id for r in created.created_runs], credentials)
+    return _bulk_result(credentials, workflow_id, created)
+
+
+def batch_artifact(results: list[CyberdeskRunResult]) -> Step[None]:
+    """Create the one markdown artifact of a batch."""
+    return local(lambda: create_batch_artifact(results), lambda: acreate_batch_artifact(results))
 
 
 def run_refs(runs: RunsToWait) -> list[RunRef]:
@@ -182,13 +176,6 @@ def run_refs(runs: RunsToWait) -> list[RunRef]:
         else:
             refs.append(RunRef(str(item)))
     return refs
-
-
-def _check(
-    runs: list[Any], results: list[CyberdeskRunResult], fail_policy: FailPolicyName
-) -> list[CyberdeskRunResult]:
-    FailPolicy.parse(fail_policy).check(BulkSummary.from_runs(runs))
-    return results
 
 
 @task(name="Wait for Cyberdesk runs", cache_policy=NO_CACHE)
@@ -218,22 +205,22 @@ def wait_for_cyberdesk_runs(
     Returns:
         One `CyberdeskRunResult` per run, in the order given.
     """
-    params = dict(locals())
-    ended = wait_many(credentials, run_refs(runs), wait_settings(params), RunReporter())
-    results = [result_of(credentials, run) for run in ended]
-    if create_artifact:
-        create_batch_artifact(results)
-    return _check(ended, results, fail_policy)
+    return drive_steps(credentials, _wait_all(dict(locals())))
 
 
 @task(name="Wait for Cyberdesk runs", cache_policy=NO_CACHE)
 @async_form_of(wait_for_cyberdesk_runs.fn)
-async def await_for_cyberdesk_runs(params: Params) -> list[CyberdeskRunResult]:
+async def await_cyberdesk_runs(params: Params) -> list[CyberdeskRunResult]:
     """Async form of `wait_for_cyberdesk_runs` (same parameters and result)."""
+    return await adrive_steps(params["credentials"], _wait_all(params))
+
+
+def _wait_all(params: Params) -> Steps[list[CyberdeskRunResult]]:
     credentials: CyberdeskCredentials = params["credentials"]
     refs, settings = run_refs(params["runs"]), wait_settings(params)
-    ended = await await_many(credentials, refs, settings, RunReporter())
+    ended = yield from wait_for_runs(credentials, refs, settings, RunReporter())
     results = [result_of(credentials, run) for run in ended]
     if params["create_artifact"]:
-        await acreate_batch_artifact(results)
-    return _check(ended, results, params["fail_policy"])
+        yield batch_artifact(results)
+    FailPolicy.parse(params["fail_policy"]).check(BulkSummary.from_runs(ended))
+    return results

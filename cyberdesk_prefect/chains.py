@@ -24,24 +24,15 @@ from cyberdesk_core import (
     raise_for_run_status,
     resume_earlier_chain,
 )
-from cyberdesk_prefect._engine import result_of
+from cyberdesk_prefect._batch_wait import RunRef, wait_for_runs
 from cyberdesk_prefect._idempotency import task_idempotency_key
-from cyberdesk_prefect._many import RunRef, await_many, wait_many
 from cyberdesk_prefect._params import Params, async_form_of, wait_settings
 from cyberdesk_prefect._resume import chain_step_options, created_by_earlier_try, held_session
-from cyberdesk_prefect._secrets import (
-    SensitiveInputs,
-    aresolve_sensitive_inputs,
-    resolve_sensitive_inputs,
-)
-from cyberdesk_prefect.cancellation import arecord_runs, record_runs
+from cyberdesk_prefect._run_steps import artifact, record, result_of
+from cyberdesk_prefect._secrets import SensitiveInputs, sensitive
+from cyberdesk_prefect._steps import Steps, adrive_steps, call, drive_steps
 from cyberdesk_prefect.credentials import CyberdeskCredentials
-from cyberdesk_prefect.observability import (
-    RunReporter,
-    acreate_run_artifact,
-    create_run_artifact,
-    get_logger,
-)
+from cyberdesk_prefect.observability import RunReporter, get_logger
 from cyberdesk_prefect.results import CyberdeskChainResult
 
 StepLike = ChainStep | Mapping[str, Any]
@@ -122,64 +113,45 @@ def run_cyberdesk_chain(
     Returns:
         A `CyberdeskChainResult`; `.outputs` maps each step alias to its `output_data`.
     """
-    params = dict(locals())
-    step_secrets = [
-        resolve_sensitive_inputs(s, "steps.sensitive_inputs") for s in _step_secrets(steps)
-    ]
-    shared_secrets = resolve_sensitive_inputs(shared_sensitive_inputs, "shared_sensitive_inputs")
-    params["_secrets"] = (step_secrets, shared_secrets)
-    with credentials.get_client() as client:
-        chain_steps, options = _chain_args(params, step_secrets, shared_secrets)
-        chain = client.runs.chain(chain_steps, **options)
-        refs = _refs(chain)
-        if created_by_earlier_try(params):
-            resumed = resume_earlier_chain(client, chain.run_ids, **_resume_args(params, chain))
-            chain, refs = _after_resume(chain, resumed)
-        record_runs(chain.run_ids, credentials)
-        _log_created(chain, len(steps))
-        if not wait:
-            return CyberdeskChainResult(session_id=chain.session_id, run_ids=chain.run_ids)
-        ended = wait_many(credentials, refs, wait_settings(params), RunReporter(), client=client)
-        results = [result_of(client, run) for run in ended]
-    if create_artifact:
-        for result in results:
-            create_run_artifact(result)
-    return _finished(params, chain, ended, results)
+    return drive_steps(credentials, _run_chain(dict(locals())))
 
 
 @task(name="Run Cyberdesk chain", cache_policy=NO_CACHE)
 @async_form_of(run_cyberdesk_chain.fn)
 async def arun_cyberdesk_chain(params: Params) -> CyberdeskChainResult:
     """Async form of `run_cyberdesk_chain` (same parameters and result)."""
+    return await adrive_steps(params["credentials"], _run_chain(params))
+
+
+def _run_chain(params: Params) -> Steps[CyberdeskChainResult]:
     credentials: CyberdeskCredentials = params["credentials"]
-    step_secrets = [
-        await aresolve_sensitive_inputs(s, "steps.sensitive_inputs")
-        for s in _step_secrets(params["steps"])
-    ]
-    shared_secrets = await aresolve_sensitive_inputs(
-        params["shared_sensitive_inputs"], "shared_sensitive_inputs"
+    step_secrets: list[dict[str, Any] | None] = []
+    for secrets in _step_secrets(params["steps"]):
+        step_secrets.append((yield sensitive(secrets, "steps.sensitive_inputs")))
+    shared = yield sensitive(params["shared_sensitive_inputs"], "shared_sensitive_inputs")
+    params = {**params, "_secrets": (step_secrets, shared)}
+    chain_steps, options = _chain_args(params, step_secrets, shared)
+    chain = yield call(
+        lambda c: c.runs.chain(chain_steps, **options),
+        lambda c: c.runs.chain(chain_steps, **options),
     )
-    params = {**params, "_secrets": (step_secrets, shared_secrets)}
-    async with credentials.get_async_client() as client:
-        chain_steps, options = _chain_args(params, step_secrets, shared_secrets)
-        chain = await client.runs.chain(chain_steps, **options)
-        refs = _refs(chain)
-        if created_by_earlier_try(params):
-            resumed = await aresume_earlier_chain(
-                client, chain.run_ids, **_resume_args(params, chain)
-            )
-            chain, refs = _after_resume(chain, resumed)
-        await arecord_runs(chain.run_ids, credentials)
-        _log_created(chain, len(params["steps"]))
-        if not params["wait"]:
-            return CyberdeskChainResult(session_id=chain.session_id, run_ids=chain.run_ids)
-        ended = await await_many(
-            credentials, refs, wait_settings(params), RunReporter(), client=client
+    refs = _refs(chain)
+    if created_by_earlier_try(params):
+        run_ids, resume_args = chain.run_ids, _resume_args(params, chain)
+        resumed = yield call(
+            lambda c: resume_earlier_chain(c, run_ids, **resume_args),
+            lambda c: aresume_earlier_chain(c, run_ids, **resume_args),
         )
-        results = [result_of(client, run) for run in ended]
+        chain, refs = _after_resume(chain, resumed)
+    yield record(chain.run_ids, credentials)
+    _log_created(chain, len(params["steps"]))
+    if not params["wait"]:
+        return CyberdeskChainResult(session_id=chain.session_id, run_ids=chain.run_ids)
+    ended = yield from wait_for_runs(credentials, refs, wait_settings(params), RunReporter())
+    results = [result_of(credentials, run) for run in ended]
     if params["create_artifact"]:
         for result in results:
-            await acreate_run_artifact(result)
+            yield artifact(result)
     return _finished(params, chain, ended, results)
 
 

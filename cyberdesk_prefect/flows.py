@@ -15,6 +15,7 @@ from typing import Any
 
 from prefect import flow
 
+from cyberdesk_prefect._params import Params, async_form_of
 from cyberdesk_prefect.cancellation import cancel_cyberdesk_runs_on_cancellation
 from cyberdesk_prefect.credentials import CyberdeskCredentials
 from cyberdesk_prefect.results import CyberdeskRunResult
@@ -52,17 +53,8 @@ def run_cyberdesk_workflow_flow(
         max_wait_seconds: Give up (and cancel the run) after this long.
         download_to: Local folder for the run's output files.
     """
-    return run_cyberdesk_workflow(
-        credentials=credentials,
-        workflow_id=workflow_id,
-        input_values=input_values,
-        sensitive_inputs=sensitive_inputs,
-        machine_id=machine_id,
-        pool_ids=pool_ids,
-        poll_interval_seconds=poll_interval_seconds,
-        max_wait_seconds=max_wait_seconds,
-        download_to=download_to,
-    )
+    result: CyberdeskRunResult = run_cyberdesk_workflow(**locals())
+    return result
 
 
 @flow(
@@ -70,26 +62,7 @@ def run_cyberdesk_workflow_flow(
     on_cancellation=[cancel_cyberdesk_runs_on_cancellation],
     on_crashed=[cancel_cyberdesk_runs_on_cancellation],
 )
-async def arun_cyberdesk_workflow_flow(
-    credentials: CyberdeskCredentials,
-    workflow_id: str,
-    input_values: dict[str, Any] | None = None,
-    sensitive_inputs: str | None = None,
-    machine_id: str | None = None,
-    pool_ids: list[str] | None = None,
-    poll_interval_seconds: float = 5.0,
-    max_wait_seconds: float | None = None,
-    download_to: str | None = None,
-) -> CyberdeskRunResult:
+@async_form_of(run_cyberdesk_workflow_flow.fn)
+async def arun_cyberdesk_workflow_flow(params: Params) -> CyberdeskRunResult:
     """Async form of `run_cyberdesk_workflow_flow` (same parameters and result)."""
-    return await arun_cyberdesk_workflow(
-        credentials=credentials,
-        workflow_id=workflow_id,
-        input_values=input_values,
-        sensitive_inputs=sensitive_inputs,
-        machine_id=machine_id,
-        pool_ids=pool_ids,
-        poll_interval_seconds=poll_interval_seconds,
-        max_wait_seconds=max_wait_seconds,
-        download_to=download_to,
-    )
+    return await arun_cyberdesk_workflow(**params)

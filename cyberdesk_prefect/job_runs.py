@@ -1,4 +1,9 @@
-"""`CyberdeskRun`: the `JobRun` handle returned by `CyberdeskWorkflow.trigger()`."""
+"""`CyberdeskRun`: the `JobRun` handle returned by `CyberdeskWorkflow.trigger()`.
+
+`wait_for_completion` and `fetch_result` are async, as Prefect's `JobRun` declares them, so
+generic Prefect code can await them; `wait_for_completion_sync` and `fetch_result_sync` are
+their blocking forms. Each pair shares one body written as steps (`_steps`).
+"""
 
 from __future__ import annotations
 
@@ -9,19 +14,25 @@ from prefect.blocks.abstract import JobRun
 from prefect.filesystems import WritableFileSystem
 
 from cyberdesk_core import acancel_if_active, cancel_if_active
-from cyberdesk_prefect._downloads import adownload_attachments, download_attachments
-from cyberdesk_prefect._engine import (
-    FinishSettings,
-    WaitSettings,
-    afinish_run,
-    finish_run,
-    result_of,
+from cyberdesk_prefect._deprecation import renamed_method, sync_calls_deprecated
+from cyberdesk_prefect._downloads import download_attachments
+from cyberdesk_prefect._run_settings import FinishSettings, WaitSettings
+from cyberdesk_prefect._run_steps import finish_run, result_of
+from cyberdesk_prefect._run_wait import wait_for_run
+from cyberdesk_prefect._steps import (
+    Steps,
+    adrive_steps,
+    asyncio_method,
+    asyncio_method_of_any_result,
+    blocking_method,
+    call,
+    drive_steps,
 )
-from cyberdesk_prefect._waits import await_run_end, wait_run
 from cyberdesk_prefect.observability import RunReporter
 from cyberdesk_prefect.results import CyberdeskAttachmentInfo, CyberdeskRunResult
 
 if TYPE_CHECKING:
+    from cyberdesk_prefect.credentials import CyberdeskCredentials
     from cyberdesk_prefect.workflows import CyberdeskWorkflow
 
 
@@ -38,34 +49,19 @@ class CyberdeskRun(JobRun[CyberdeskRunResult]):
     def __repr__(self) -> str:
         return f"CyberdeskRun(run_id={self.run_id!r})"
 
-    def _wait_settings(self) -> WaitSettings:
-        w = self.workflow
-        return WaitSettings(
-            w.poll_interval_seconds,
-            w.max_poll_interval_seconds,
-            w.max_wait_seconds,
-            w.cancel_on_abandon,
-        )
+    @property
+    def credentials(self) -> CyberdeskCredentials:
+        """The credentials of the workflow block that started the run."""
+        return self.workflow.credentials
 
-    def _finish_settings(
+    def _completion(
         self,
-        raise_on_failure: bool,
-        download_to: str | Path | None,
-        filesystem: WritableFileSystem | None,
-        folder: str,
-    ) -> FinishSettings:
-        w = self.workflow
-        return FinishSettings(
-            raise_on_failure, download_to or w.download_to, filesystem, folder, w.create_artifact
-        )
-
-    def wait_for_completion(  # type: ignore[override]
-        self,
+        /,
         raise_on_failure: bool = True,
         download_to: str | Path | None = None,
         filesystem: WritableFileSystem | None = None,
         folder: str = "",
-    ) -> CyberdeskRunResult:
+    ) -> Steps[CyberdeskRunResult]:
         """Wait until the run ends, then fetch its outputs; cancel it if the wait is abandoned.
 
         Args:
@@ -74,75 +70,73 @@ class CyberdeskRun(JobRun[CyberdeskRunResult]):
             filesystem: A `WritableFileSystem` block to write the output files to instead.
             folder: Folder inside `filesystem`.
 
+        Returns:
+            The `CyberdeskRunResult` (the async form is typed `Any` only because Prefect
+            declares `JobRun.wait_for_completion` `-> Logger`; `fetch_result()` is typed).
+
         Raises:
             RunFailedError / RunCancelledError: The run did not succeed (unless
                 `raise_on_failure=False`).
             RunTimeoutError: The workflow's `max_wait_seconds` passed.
         """
-        credentials = self.workflow.credentials
-        run = wait_run(credentials, self.run_id, self._wait_settings(), self._reporter)
-        settings = self._finish_settings(raise_on_failure, download_to, filesystem, folder)
-        self._result = finish_run(credentials, run, settings)
+        w = self.workflow
+        waiting = WaitSettings(
+            w.poll_interval_seconds,
+            w.max_poll_interval_seconds,
+            w.max_wait_seconds,
+            w.cancel_on_abandon,
+        )
+        finishing = FinishSettings(
+            raise_on_failure, download_to or w.download_to, filesystem, folder, w.create_artifact
+        )
+        run = yield from wait_for_run(w.credentials, self.run_id, waiting, self._reporter)
+        self._result = yield from finish_run(w.credentials, run, finishing)
         return self._result
 
-    async def await_for_completion(
-        self,
-        raise_on_failure: bool = True,
-        download_to: str | Path | None = None,
-        filesystem: WritableFileSystem | None = None,
-        folder: str = "",
-    ) -> CyberdeskRunResult:
-        """Async form of `wait_for_completion`."""
-        credentials = self.workflow.credentials
-        run = await await_run_end(credentials, self.run_id, self._wait_settings(), self._reporter)
-        settings = self._finish_settings(raise_on_failure, download_to, filesystem, folder)
-        self._result = await afinish_run(credentials, run, settings)
-        return self._result
+    wait_for_completion = sync_calls_deprecated("wait_for_completion_sync")(
+        asyncio_method_of_any_result("wait_for_completion", _completion)
+    )
+    wait_for_completion_sync = blocking_method("wait_for_completion_sync", _completion)
 
-    def fetch_result(self) -> CyberdeskRunResult:  # type: ignore[override]
+    def _fetch(self) -> Steps[CyberdeskRunResult]:
+        if self._result is not None:
+            return self._result
+        run_id = self.run_id
+        run = yield call(lambda c: c.runs.get(run_id), lambda c: c.runs.get(run_id))
+        return result_of(self.workflow.credentials, run)
+
+    @sync_calls_deprecated("fetch_result_sync")
+    async def fetch_result(self) -> CyberdeskRunResult:
         """The run's result: the waited-for one, or the run as it is now."""
-        if self._result is not None:
-            return self._result
-        with self.workflow.credentials.get_client() as client:
-            return result_of(client, client.runs.get(self.run_id))
+        return await adrive_steps(self.workflow.credentials, self._fetch())
 
-    async def afetch_result(self) -> CyberdeskRunResult:
-        """Async form of `fetch_result`."""
-        if self._result is not None:
-            return self._result
-        async with self.workflow.credentials.get_async_client() as client:
-            return result_of(client, await client.runs.get(self.run_id))
+    def fetch_result_sync(self) -> CyberdeskRunResult:
+        """Blocking form of `fetch_result`."""
+        return drive_steps(self.workflow.credentials, self._fetch())
 
-    def cancel(self) -> CyberdeskRunResult:
+    def _cancel(self) -> Steps[CyberdeskRunResult]:
         """Cancel the run if it has not ended."""
-        with self.workflow.credentials.get_client() as client:
-            return result_of(client, cancel_if_active(client, self.run_id).run)
+        run_id = self.run_id
+        outcome = yield call(
+            lambda c: cancel_if_active(c, run_id), lambda c: acancel_if_active(c, run_id)
+        )
+        return result_of(self.workflow.credentials, outcome.run)
 
-    async def acancel(self) -> CyberdeskRunResult:
-        """Async form of `cancel`."""
-        async with self.workflow.credentials.get_async_client() as client:
-            return result_of(client, (await acancel_if_active(client, self.run_id)).run)
+    cancel = blocking_method("cancel", _cancel)
+    acancel = asyncio_method("acancel", _cancel)
 
-    def download_attachments(
+    def _download_attachments(
         self,
         destination: str | Path | None = None,
         filesystem: WritableFileSystem | None = None,
         folder: str = "",
-    ) -> list[CyberdeskAttachmentInfo]:
+    ) -> Steps[list[CyberdeskAttachmentInfo]]:
         """Download the run's output files to a local folder or a filesystem block."""
-        with self.workflow.credentials.get_client() as client:
-            return download_attachments(
-                client, self.run_id, destination=destination, filesystem=filesystem, folder=folder
-            )
+        return download_attachments(
+            self.run_id, destination=destination, filesystem=filesystem, folder=folder
+        )
 
-    async def adownload_attachments(
-        self,
-        destination: str | Path | None = None,
-        filesystem: WritableFileSystem | None = None,
-        folder: str = "",
-    ) -> list[CyberdeskAttachmentInfo]:
-        """Async form of `download_attachments`."""
-        async with self.workflow.credentials.get_async_client() as client:
-            return await adownload_attachments(
-                client, self.run_id, destination=destination, filesystem=filesystem, folder=folder
-            )
+    download_attachments = blocking_method("download_attachments", _download_attachments)
+    adownload_attachments = asyncio_method("adownload_attachments", _download_attachments)
+    await_for_completion = renamed_method("await_for_completion", wait_for_completion)
+    afetch_result = renamed_method("afetch_result", fetch_result)

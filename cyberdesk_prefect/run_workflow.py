@@ -1,22 +1,25 @@
 """`run_cyberdesk_workflow` (trigger + wait + fetch in one task) and `wait_for_cyberdesk_run`.
 
+Each task's sync and async forms share one body, written as steps (`_steps`).
+
 `run_cyberdesk_workflow` is the task most flows need: it is mappable and retryable.
 
 * The wait polls inside the task (one task run, not one per poll), logging only changes;
-  every wait of the process shares one poller per credentials (see `_shared_wait`).
+  every wait of the process shares one poller per credentials (`cyberdesk_core.watch_hub`).
 * A retry (of the task or of its flow run) gets the run the first try created and applies
   the core's rule (`cyberdesk_core.reattaching`): active, it waits; succeeded, it reuses the
   outputs and does not execute the run again; otherwise it asks Cyberdesk to run it again
   under the same run id (`POST /v1/runs/{id}/retry`, secrets re-sent) with a key unique to
   the try.
 * If the wait is abandoned (task `timeout_seconds`, `max_wait_seconds`, cancellation of the
-  flow run), the `finally` block cancels the Cyberdesk run.
+  flow run), the Cyberdesk run is cancelled.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +27,8 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.filesystems import WritableFileSystem
 
-from cyberdesk_prefect._engine import acreate_run, afinish_run, create_run, finish_run
 from cyberdesk_prefect._idempotency import task_idempotency_key
+from cyberdesk_prefect._param_docs import args_from
 from cyberdesk_prefect._params import (
     Params,
     async_form_of,
@@ -33,41 +36,34 @@ from cyberdesk_prefect._params import (
     run_options,
     wait_settings,
 )
-from cyberdesk_prefect._secrets import (
-    SensitiveInputs,
-    aresolve_sensitive_inputs,
-    resolve_sensitive_inputs,
-)
-from cyberdesk_prefect._waits import await_run_end, wait_run
+from cyberdesk_prefect._run_steps import create_run, finish_run
+from cyberdesk_prefect._run_wait import wait_for_run
+from cyberdesk_prefect._secrets import SensitiveInputs, sensitive
+from cyberdesk_prefect._steps import Steps, adrive_steps, drive_steps
 from cyberdesk_prefect._watch_hub import RunHints
 from cyberdesk_prefect.credentials import CyberdeskCredentials
 from cyberdesk_prefect.observability import RunReporter
 from cyberdesk_prefect.results import CyberdeskRunResult
+from cyberdesk_prefect.runs import trigger_cyberdesk_run
 
 
-@contextlib.contextmanager
-def limit_concurrency(name: str | None) -> Iterator[None]:
-    """Hold one slot of the global concurrency limit `name` (no-op when None)."""
+def _concurrency_slot(name: str | None) -> AbstractContextManager[object]:
+    """One slot of the global concurrency limit `name` (nothing when None)."""
     if not name:
-        yield
-        return
+        return contextlib.nullcontext()
     from prefect.concurrency.sync import concurrency
 
     # strict=True: a missing limit is a configuration error, not "unlimited".
-    with concurrency(name, occupy=1, strict=True):
-        yield
+    return concurrency(name, occupy=1, strict=True)
 
 
-@contextlib.asynccontextmanager
-async def alimit_concurrency(name: str | None) -> AsyncIterator[None]:
-    """Async form of `limit_concurrency`."""
+def _async_concurrency_slot(name: str | None) -> AbstractAsyncContextManager[object]:
+    """Async form of `_concurrency_slot`."""
     if not name:
-        yield
-        return
+        return contextlib.nullcontext()
     from prefect.concurrency.asyncio import concurrency
 
-    async with concurrency(name, occupy=1, strict=True):
-        yield
+    return concurrency(name, occupy=1, strict=True)
 
 
 @task(name="Wait for Cyberdesk run", cache_policy=NO_CACHE)
@@ -106,21 +102,27 @@ def wait_for_cyberdesk_run(
     Returns:
         A `CyberdeskRunResult`.
     """
-    params = dict(locals())
-    run = wait_run(credentials, run_id, wait_settings(params), RunReporter())
-    return finish_run(credentials, run, finish_settings(params))
+    return drive_steps(credentials, _wait(dict(locals())))
 
 
 @task(name="Wait for Cyberdesk run", cache_policy=NO_CACHE)
 @async_form_of(wait_for_cyberdesk_run.fn)
-async def await_for_cyberdesk_run(params: Params) -> CyberdeskRunResult:
+async def await_cyberdesk_run(params: Params) -> CyberdeskRunResult:
     """Async form of `wait_for_cyberdesk_run` (same parameters and result)."""
+    return await adrive_steps(params["credentials"], _wait(params))
+
+
+def _wait(params: Params) -> Steps[CyberdeskRunResult]:
     credentials: CyberdeskCredentials = params["credentials"]
-    run = await await_run_end(credentials, params["run_id"], wait_settings(params), RunReporter())
-    return await afinish_run(credentials, run, finish_settings(params))
+    settings = wait_settings(params)
+    run = yield from wait_for_run(credentials, params["run_id"], settings, RunReporter())
+    return (yield from finish_run(credentials, run, finish_settings(params)))
 
 
 @task(name="Run Cyberdesk workflow", cache_policy=NO_CACHE)
+# The create and wait parameters keep their one description on the tasks they come from;
+# `args_from` copies it into this docstring, where Prefect's parameter schema reads it.
+@args_from(trigger_cyberdesk_run.fn, wait_for_cyberdesk_run.fn)
 def run_cyberdesk_workflow(
     credentials: CyberdeskCredentials,
     workflow_id: str,
@@ -151,9 +153,6 @@ def run_cyberdesk_workflow(
 ) -> CyberdeskRunResult:
     """Run a Cyberdesk workflow: create the run, wait for it, fetch outputs and files.
 
-    Parameters are those of `trigger_cyberdesk_run` followed by those of
-    `wait_for_cyberdesk_run`, plus:
-
     Args:
         concurrency_limit_name: Name of an existing Prefect global concurrency limit; each
             call holds one slot from before the run is created until it ended, so the limit
@@ -172,45 +171,31 @@ def run_cyberdesk_workflow(
         RunCancelledError: The run was cancelled.
         RunTimeoutError: `max_wait_seconds` passed (the run is cancelled first).
     """
-    params = dict(locals())
-    options = run_options(params, resolve_sensitive_inputs(sensitive_inputs))
-    wait, finish, reporter = wait_settings(params), finish_settings(params), RunReporter()
-    with limit_concurrency(concurrency_limit_name), credentials.get_client() as client:
-        run = create_run(
-            client,
-            options,
-            idempotency_key=task_idempotency_key("run", idempotency_key),
-            explicit_key=idempotency_key is not None,
-            credentials=credentials,
-            reporter=reporter,
-            cancel_on_abandon=cancel_on_abandon,
-        )
-        run = wait_run(credentials, run.id, wait, reporter, hints=RunHints.of(run), client=client)
-        return finish_run(credentials, run, finish, client=client)
+    with _concurrency_slot(concurrency_limit_name):
+        return drive_steps(credentials, _run(dict(locals())))
 
 
 @task(name="Run Cyberdesk workflow", cache_policy=NO_CACHE)
 @async_form_of(run_cyberdesk_workflow.fn)
 async def arun_cyberdesk_workflow(params: Params) -> CyberdeskRunResult:
     """Async form of `run_cyberdesk_workflow` (same parameters and result)."""
+    async with _async_concurrency_slot(params["concurrency_limit_name"]):
+        return await adrive_steps(params["credentials"], _run(params))
+
+
+def _run(params: Params) -> Steps[CyberdeskRunResult]:
+    """Create, wait, finish: one client (opened by the create) serves the whole sequence."""
     credentials: CyberdeskCredentials = params["credentials"]
     key: str | None = params["idempotency_key"]
-    options = run_options(params, await aresolve_sensitive_inputs(params["sensitive_inputs"]))
-    wait, finish, reporter = wait_settings(params), finish_settings(params), RunReporter()
-    async with (
-        alimit_concurrency(params["concurrency_limit_name"]),
-        credentials.get_async_client() as client,
-    ):
-        run = await acreate_run(
-            client,
-            options,
-            idempotency_key=task_idempotency_key("run", key),
-            explicit_key=key is not None,
-            credentials=credentials,
-            reporter=reporter,
-            cancel_on_abandon=wait.cancel_on_abandon,
-        )
-        run = await await_run_end(
-            credentials, run.id, wait, reporter, hints=RunHints.of(run), client=client
-        )
-        return await afinish_run(credentials, run, finish, client=client)
+    options = run_options(params, (yield sensitive(params["sensitive_inputs"])))
+    wait, reporter = wait_settings(params), RunReporter()
+    run = yield from create_run(
+        options,
+        idempotency_key=task_idempotency_key("run", key),
+        explicit_key=key is not None,
+        credentials=credentials,
+        reporter=reporter,
+        cancel_on_abandon=wait.cancel_on_abandon,
+    )
+    run = yield from wait_for_run(credentials, run.id, wait, reporter, hints=RunHints.of(run))
+    return (yield from finish_run(credentials, run, finish_settings(params)))

@@ -1,7 +1,8 @@
 """Tasks that act on single Cyberdesk runs: trigger, read, cancel, retry.
 
 Every task has a sync form and an explicit async form (`a` prefix) with the same
-parameters. Nothing here is cached (`NO_CACHE`): each call reads or changes live state.
+parameters and one body, written as steps (`_steps`) that either form drives. Nothing here
+is cached (`NO_CACHE`): each call reads or changes live state.
 """
 
 from __future__ import annotations
@@ -13,15 +14,11 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from cyberdesk_core import acancel_if_active, cancel_if_active
-from cyberdesk_prefect._engine import acreate_run, create_run, result_of
 from cyberdesk_prefect._idempotency import task_idempotency_key
 from cyberdesk_prefect._params import Params, async_form_of, run_options
-from cyberdesk_prefect._secrets import (
-    SensitiveInputs,
-    aresolve_sensitive_inputs,
-    resolve_sensitive_inputs,
-)
-from cyberdesk_prefect.cancellation import arecord_runs, record_runs
+from cyberdesk_prefect._run_steps import create_run, record, result_of
+from cyberdesk_prefect._secrets import SensitiveInputs, sensitive
+from cyberdesk_prefect._steps import Steps, adrive_steps, call, drive_steps
 from cyberdesk_prefect.credentials import CyberdeskCredentials
 from cyberdesk_prefect.observability import RunReporter, get_logger
 from cyberdesk_prefect.results import CyberdeskRunResult
@@ -80,32 +77,28 @@ def trigger_cyberdesk_run(
     Returns:
         A `CyberdeskRunResult` with the run id, dashboard URL and session id.
     """
-    params = dict(locals())
-    options = run_options(params, resolve_sensitive_inputs(sensitive_inputs))
-    with credentials.get_client() as client:
-        run = create_run(client, options, **_create_kwargs(params))
-        return result_of(client, run)
+    return drive_steps(credentials, _trigger(dict(locals())))
 
 
 @task(name="Trigger Cyberdesk run", cache_policy=NO_CACHE)
 @async_form_of(trigger_cyberdesk_run.fn)
 async def atrigger_cyberdesk_run(params: Params) -> CyberdeskRunResult:
     """Async form of `trigger_cyberdesk_run` (same parameters and result)."""
-    options = run_options(params, await aresolve_sensitive_inputs(params["sensitive_inputs"]))
+    return await adrive_steps(params["credentials"], _trigger(params))
+
+
+def _trigger(params: Params) -> Steps[CyberdeskRunResult]:
     credentials: CyberdeskCredentials = params["credentials"]
-    async with credentials.get_async_client() as client:
-        run = await acreate_run(client, options, **_create_kwargs(params))
-        return result_of(client, run)
-
-
-def _create_kwargs(params: Params) -> dict[str, Any]:
     key: str | None = params["idempotency_key"]
-    return {
-        "idempotency_key": task_idempotency_key("create", key),
-        "explicit_key": key is not None,
-        "credentials": params["credentials"],
-        "reporter": RunReporter(),
-    }
+    options = run_options(params, (yield sensitive(params["sensitive_inputs"])))
+    run = yield from create_run(
+        options,
+        idempotency_key=task_idempotency_key("create", key),
+        explicit_key=key is not None,
+        credentials=credentials,
+        reporter=RunReporter(),
+    )
+    return result_of(credentials, run)
 
 
 @task(name="Get Cyberdesk run", cache_policy=NO_CACHE)
@@ -119,15 +112,19 @@ def get_cyberdesk_run(credentials: CyberdeskCredentials, run_id: str) -> Cyberde
     Returns:
         A `CyberdeskRunResult` with the run as it is now.
     """
-    with credentials.get_client() as client:
-        return result_of(client, client.runs.get(run_id))
+    return drive_steps(credentials, _get(credentials, run_id))
 
 
 @task(name="Get Cyberdesk run", cache_policy=NO_CACHE)
-async def aget_cyberdesk_run(credentials: CyberdeskCredentials, run_id: str) -> CyberdeskRunResult:
-    """Async form of `get_cyberdesk_run`."""
-    async with credentials.get_async_client() as client:
-        return result_of(client, await client.runs.get(run_id))
+@async_form_of(get_cyberdesk_run.fn)
+async def aget_cyberdesk_run(params: Params) -> CyberdeskRunResult:
+    """Async form of `get_cyberdesk_run` (same parameters and result)."""
+    return await adrive_steps(params["credentials"], _get(params["credentials"], params["run_id"]))
+
+
+def _get(credentials: CyberdeskCredentials, run_id: str) -> Steps[CyberdeskRunResult]:
+    run = yield call(lambda c: c.runs.get(run_id), lambda c: c.runs.get(run_id))
+    return result_of(credentials, run)
 
 
 @task(name="Cancel Cyberdesk run", cache_policy=NO_CACHE)
@@ -141,17 +138,23 @@ def cancel_cyberdesk_run(credentials: CyberdeskCredentials, run_id: str) -> Cybe
     Returns:
         The run after the call (`cancelled`, or its earlier terminal status).
     """
-    with credentials.get_client() as client:
-        return result_of(client, _logged(cancel_if_active(client, run_id)))
+    return drive_steps(credentials, _cancel(credentials, run_id))
 
 
 @task(name="Cancel Cyberdesk run", cache_policy=NO_CACHE)
-async def acancel_cyberdesk_run(
-    credentials: CyberdeskCredentials, run_id: str
-) -> CyberdeskRunResult:
-    """Async form of `cancel_cyberdesk_run`."""
-    async with credentials.get_async_client() as client:
-        return result_of(client, _logged(await acancel_if_active(client, run_id)))
+@async_form_of(cancel_cyberdesk_run.fn)
+async def acancel_cyberdesk_run(params: Params) -> CyberdeskRunResult:
+    """Async form of `cancel_cyberdesk_run` (same parameters and result)."""
+    return await adrive_steps(
+        params["credentials"], _cancel(params["credentials"], params["run_id"])
+    )
+
+
+def _cancel(credentials: CyberdeskCredentials, run_id: str) -> Steps[CyberdeskRunResult]:
+    outcome = yield call(
+        lambda c: cancel_if_active(c, run_id), lambda c: acancel_if_active(c, run_id)
+    )
+    return result_of(credentials, _logged(outcome))
 
 
 def _logged(outcome: CancelOutcome) -> Run:
@@ -231,23 +234,23 @@ def retry_cyberdesk_run(
     Returns:
         The run, back in `scheduling`.
     """
-    params = dict(locals())
-    kwargs = _retry_kwargs(params, resolve_sensitive_inputs(sensitive_inputs))
-    with credentials.get_client() as client:
-        run = client.runs.retry(run_id, **kwargs)
-        record_runs([run.id], credentials)
-        RunReporter().created(run, client.run_url(run.id), action="retried")
-        return result_of(client, run)
+    return drive_steps(credentials, _retry(dict(locals())))
 
 
 @task(name="Retry Cyberdesk run", cache_policy=NO_CACHE)
 @async_form_of(retry_cyberdesk_run.fn)
 async def aretry_cyberdesk_run(params: Params) -> CyberdeskRunResult:
     """Async form of `retry_cyberdesk_run` (same parameters and result)."""
+    return await adrive_steps(params["credentials"], _retry(params))
+
+
+def _retry(params: Params) -> Steps[CyberdeskRunResult]:
     credentials: CyberdeskCredentials = params["credentials"]
-    kwargs = _retry_kwargs(params, await aresolve_sensitive_inputs(params["sensitive_inputs"]))
-    async with credentials.get_async_client() as client:
-        run = await client.runs.retry(params["run_id"], **kwargs)
-        await arecord_runs([run.id], credentials)
-        RunReporter().created(run, client.run_url(run.id), action="retried")
-        return result_of(client, run)
+    run_id: str = params["run_id"]
+    kwargs = _retry_kwargs(params, (yield sensitive(params["sensitive_inputs"])))
+    run = yield call(
+        lambda c: c.runs.retry(run_id, **kwargs), lambda c: c.runs.retry(run_id, **kwargs)
+    )
+    yield record([run.id], credentials)
+    RunReporter().created(run, credentials.run_url(run.id), action="retried")
+    return result_of(credentials, run)

@@ -1,13 +1,15 @@
 """`CyberdeskWorkflow`: a `JobBlock` holding a workflow and its run defaults.
 
-Save a workflow with its defaults once, then trigger it from any flow. Each method has a
-sync form and an `a`-prefixed async form (`trigger`/`atrigger`, `run`/`arun`); the returned
-`CyberdeskRun` has `wait_for_completion`/`await_for_completion`,
-`fetch_result`/`afetch_result`, `cancel`/`acancel` and
-`download_attachments`/`adownload_attachments`.
+Save a workflow with its defaults once, then trigger it from any flow. The methods Prefect's
+`JobBlock` / `JobRun` declare are async as declared (`trigger`, `wait_for_completion`,
+`fetch_result`), with blocking forms beside them (`trigger_sync`, ...); the others have a
+sync form and an `a`-prefixed async form (`run`/`arun`, `cancel`/`acancel`,
+`download_attachments`/`adownload_attachments`). Calling `trigger()` and the other async
+methods without `await` from sync code still works, with a `DeprecationWarning`.
 
 The run machinery is imported when a method is first called, not with the block: Prefect
-imports this module whenever it loads the collection.
+imports this module whenever it loads the collection (only the light drivers of `_steps` are
+imported with it).
 """
 
 from __future__ import annotations
@@ -19,12 +21,20 @@ from prefect.blocks.abstract import JobBlock
 from prefect.types import SecretDict
 from pydantic import Field
 
+from cyberdesk_prefect._deprecation import renamed_method, sync_calls_deprecated
+from cyberdesk_prefect._steps import (
+    Steps,
+    adrive_steps,
+    asyncio_method,
+    blocking_method,
+    drive_steps,
+)
 from cyberdesk_prefect.credentials import CyberdeskCredentials, block_dispatch_key
 
 if TYPE_CHECKING:
     from prefect.filesystems import WritableFileSystem
 
-    from cyberdesk_prefect._engine import RunOptions
+    from cyberdesk_prefect._run_settings import RunOptions
     from cyberdesk_prefect.job_runs import CyberdeskRun
     from cyberdesk_prefect.results import CyberdeskRunResult
 
@@ -111,7 +121,7 @@ class CyberdeskWorkflow(_JobBlock):
         return block_dispatch_key(cls)
 
     def _options(self, sensitive: dict[str, Any] | None, overrides: dict[str, Any]) -> RunOptions:
-        from cyberdesk_prefect._engine import RunOptions
+        from cyberdesk_prefect._run_settings import RunOptions
 
         inputs = {**self.input_values, **(overrides.pop("input_values", None) or {})}
         fields: dict[str, Any] = {
@@ -132,66 +142,55 @@ class CyberdeskWorkflow(_JobBlock):
             workflow_id=self.workflow_id, sensitive_input_values=sensitive, **fields
         ).normalized()
 
-    def trigger(self, **overrides: Any) -> CyberdeskRun:  # type: ignore[override]
+    def _trigger(self, overrides: dict[str, Any]) -> Steps[CyberdeskRun]:
+        from cyberdesk_prefect._idempotency import task_idempotency_key
+        from cyberdesk_prefect._run_steps import create_run
+        from cyberdesk_prefect._secrets import sensitive
+        from cyberdesk_prefect.job_runs import CyberdeskRun
+        from cyberdesk_prefect.observability import RunReporter
+
+        secret = overrides.pop("sensitive_inputs", None) or self.sensitive_input_values
+        options = self._options((yield sensitive(secret)), overrides)
+        run = yield from create_run(
+            options,
+            idempotency_key=task_idempotency_key("job-block"),
+            explicit_key=False,
+            credentials=self.credentials,
+            reporter=RunReporter(),
+            cancel_on_abandon=self.cancel_on_abandon,
+        )
+        return CyberdeskRun(self, run.id, self.credentials.run_url(run.id))
+
+    @sync_calls_deprecated("trigger_sync")
+    async def trigger(self, **overrides: Any) -> CyberdeskRun:
         """Create a run of the workflow and return a `CyberdeskRun` handle.
+
+        Async, as Prefect's `JobBlock` declares it; `trigger_sync` is the blocking form.
 
         Args:
             **overrides: Any create option of `trigger_cyberdesk_run` (`input_values`,
                 `file_inputs`, `session_id`, `start_session`, `session_alias`, ...);
                 `sensitive_inputs` replaces the block's `sensitive_input_values`.
         """
-        from cyberdesk_prefect._engine import create_run
-        from cyberdesk_prefect._idempotency import task_idempotency_key
-        from cyberdesk_prefect._secrets import resolve_sensitive_inputs
-        from cyberdesk_prefect.job_runs import CyberdeskRun
-        from cyberdesk_prefect.observability import RunReporter
+        return await adrive_steps(self.credentials, self._trigger(overrides))
 
-        secret = overrides.pop("sensitive_inputs", None) or self.sensitive_input_values
-        options = self._options(resolve_sensitive_inputs(secret), overrides)
-        with self.credentials.get_client() as client:
-            run = create_run(
-                client,
-                options,
-                idempotency_key=task_idempotency_key("job-block"),
-                explicit_key=False,
-                credentials=self.credentials,
-                reporter=RunReporter(),
-                cancel_on_abandon=self.cancel_on_abandon,
-            )
-            return CyberdeskRun(self, run.id, client.run_url(run.id))
+    def trigger_sync(self, **overrides: Any) -> CyberdeskRun:
+        """Blocking form of `trigger` (same options and result)."""
+        return drive_steps(self.credentials, self._trigger(overrides))
 
-    async def atrigger(self, **overrides: Any) -> CyberdeskRun:
-        """Async form of `trigger`."""
-        from cyberdesk_prefect._engine import acreate_run
-        from cyberdesk_prefect._idempotency import task_idempotency_key
-        from cyberdesk_prefect._secrets import aresolve_sensitive_inputs
-        from cyberdesk_prefect.job_runs import CyberdeskRun
-        from cyberdesk_prefect.observability import RunReporter
+    atrigger = renamed_method("atrigger", trigger)
 
-        secret = overrides.pop("sensitive_inputs", None) or self.sensitive_input_values
-        options = self._options(await aresolve_sensitive_inputs(secret), overrides)
-        async with self.credentials.get_async_client() as client:
-            run = await acreate_run(
-                client,
-                options,
-                idempotency_key=task_idempotency_key("job-block"),
-                explicit_key=False,
-                credentials=self.credentials,
-                reporter=RunReporter(),
-                cancel_on_abandon=self.cancel_on_abandon,
-            )
-            return CyberdeskRun(self, run.id, client.run_url(run.id))
-
-    def run(
+    def _run(
         self,
+        /,
         *,
         raise_on_failure: bool = True,
         download_to: str | Path | None = None,
         filesystem: WritableFileSystem | None = None,
         folder: str = "",
         **overrides: Any,
-    ) -> CyberdeskRunResult:
-        """Trigger, wait and fetch in one call.
+    ) -> Steps[CyberdeskRunResult]:
+        """Trigger, wait and fetch in one call (`run` blocks, `arun` is its async form).
 
         Args:
             raise_on_failure: Raise when the run did not succeed.
@@ -200,19 +199,8 @@ class CyberdeskWorkflow(_JobBlock):
             folder: Folder inside `filesystem`.
             **overrides: Create options, as for `trigger`.
         """
-        return self.trigger(**overrides).wait_for_completion(
-            raise_on_failure, download_to, filesystem, folder
-        )
+        job_run = yield from self._trigger(overrides)
+        return (yield from job_run._completion(raise_on_failure, download_to, filesystem, folder))
 
-    async def arun(
-        self,
-        *,
-        raise_on_failure: bool = True,
-        download_to: str | Path | None = None,
-        filesystem: WritableFileSystem | None = None,
-        folder: str = "",
-        **overrides: Any,
-    ) -> CyberdeskRunResult:
-        """Async form of `run`."""
-        job_run = await self.atrigger(**overrides)
-        return await job_run.await_for_completion(raise_on_failure, download_to, filesystem, folder)
+    run = blocking_method("run", _run)
+    arun = asyncio_method("arun", _run)

@@ -14,7 +14,7 @@ from cyberdesk_prefect import (
     CyberdeskCredentials,
     abulk_create_cyberdesk_runs,
     arun_cyberdesk_chain,
-    await_for_cyberdesk_runs,
+    await_cyberdesk_runs,
     bulk_create_cyberdesk_runs,
     run_cyberdesk_chain,
     trigger_cyberdesk_run,
@@ -71,7 +71,7 @@ async def test_async_bulk_of_one_hundred(credentials: CyberdeskCredentials, admi
         created = await abulk_create_cyberdesk_runs(
             credentials, WF_DOUBLE, 100, input_values={"value": "y"}
         )
-        return await await_for_cyberdesk_runs(credentials, created, **WATCH)
+        return await await_cyberdesk_runs(credentials, created, **WATCH)
 
     results = await batch()
     assert len(results) == 100

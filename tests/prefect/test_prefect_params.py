@@ -10,7 +10,7 @@ import pytest
 from cyberdesk_prefect import (
     aget_cyberdesk_run,
     arun_cyberdesk_workflow,
-    await_for_cyberdesk_run,
+    await_cyberdesk_run,
     get_cyberdesk_run,
     run_cyberdesk_workflow,
     wait_for_cyberdesk_run,
@@ -18,7 +18,7 @@ from cyberdesk_prefect import (
 from cyberdesk_prefect._params import _binder
 
 PAIRS = [
-    (wait_for_cyberdesk_run, await_for_cyberdesk_run),
+    (wait_for_cyberdesk_run, await_cyberdesk_run),
     (run_cyberdesk_workflow, arun_cyberdesk_workflow),
     (get_cyberdesk_run, aget_cyberdesk_run),
 ]

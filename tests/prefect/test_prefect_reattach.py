@@ -245,7 +245,7 @@ def test_bulk_after_a_flow_run_retry_reuses_succeeded_runs(
 def test_job_block_in_a_task_reuses_a_succeeded_run_on_a_flow_retry(
     credentials: CyberdeskCredentials, admin: Any
 ) -> None:
-    """`CyberdeskWorkflow.run()` inside a task takes the same path (`_engine.create_run`)."""
+    """`CyberdeskWorkflow.run()` inside a task takes the same path (`_run_steps.create_run`)."""
     from prefect import task
 
     from cyberdesk_prefect import CyberdeskWorkflow

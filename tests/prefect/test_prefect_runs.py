@@ -18,7 +18,7 @@ from cyberdesk_prefect import (
     aget_cyberdesk_run,
     aretry_cyberdesk_run,
     atrigger_cyberdesk_run,
-    await_for_cyberdesk_run,
+    await_cyberdesk_run,
     cancel_cyberdesk_run,
     get_cyberdesk_run,
     retry_cyberdesk_run,
@@ -79,7 +79,7 @@ async def test_atrigger_then_await_for_run(credentials: CyberdeskCredentials) ->
     @flow
     async def trigger_and_wait() -> CyberdeskRunResult:
         started = await atrigger_cyberdesk_run(credentials, WF_DOUBLE, input_values={"value": 7})
-        return await await_for_cyberdesk_run(credentials, started.run_id, **POLL)
+        return await await_cyberdesk_run(credentials, started.run_id, **POLL)
 
     result = await trigger_and_wait()
     assert result.status == "success"
@@ -224,7 +224,7 @@ async def test_aretry_cyberdesk_run(credentials: CyberdeskCredentials, core_clie
     @flow
     async def fail_then_retry() -> CyberdeskRunResult:
         started = await atrigger_cyberdesk_run(credentials, WF_DOUBLE, input_values={"value": 3})
-        await await_for_cyberdesk_run(credentials, started.run_id, **POLL)
+        await await_cyberdesk_run(credentials, started.run_id, **POLL)
         return await aretry_cyberdesk_run(credentials, started.run_id, input_values={"value": 4})
 
     retried = await fail_then_retry()
@@ -268,7 +268,7 @@ async def test_async_download_task_to_a_filesystem_block(
     @flow
     async def fetch() -> list[Any]:
         started = await atrigger_cyberdesk_run(credentials, WF_OK, input_values={"month": "06"})
-        await await_for_cyberdesk_run(credentials, started.run_id, create_artifact=False, **POLL)
+        await await_cyberdesk_run(credentials, started.run_id, create_artifact=False, **POLL)
         return await adownload_cyberdesk_attachments(
             credentials, started.run_id, filesystem=storage, folder="monthly"
         )

@@ -15,7 +15,7 @@ from cyberdesk_prefect import (
     CyberdeskCredentials,
     arun_cyberdesk_chain,
     arun_cyberdesk_workflow,
-    await_for_cyberdesk_run,
+    await_cyberdesk_run,
     bulk_create_cyberdesk_runs,
     run_cyberdesk_chain,
     wait_for_cyberdesk_run,
@@ -85,7 +85,7 @@ def test_mapped_async_waits_share_polling(credentials: CyberdeskCredentials, adm
         # coroutine); the futures of an async task resolve to its result.
         futures = cast(
             "PrefectFutureList[CyberdeskRunResult]",
-            await_for_cyberdesk_run.map(
+            await_cyberdesk_run.map(
                 unmapped(credentials),
                 run_ids,
                 poll_interval_seconds=unmapped(INTERVAL),

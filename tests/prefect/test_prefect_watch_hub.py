@@ -15,7 +15,7 @@ from cyberdesk_core import Run
 from cyberdesk_core.watch_hub import HUB, HubStoppedError
 from cyberdesk_prefect import (
     CyberdeskCredentials,
-    await_for_cyberdesk_run,
+    await_cyberdesk_run,
     wait_for_cyberdesk_run,
     wait_for_cyberdesk_runs,
 )
@@ -79,7 +79,7 @@ async def _until_async(condition: Any, timeout: float = 10.0) -> None:
 async def _watched_async_wait(credentials: CyberdeskCredentials, run: Run) -> asyncio.Future[Any]:
     """An async wait task for `run`, returned once the hub polls the run."""
     waiting = asyncio.ensure_future(
-        await_for_cyberdesk_run.fn(credentials, run.id, create_artifact=False, **POLL)
+        await_cyberdesk_run.fn(credentials, run.id, create_artifact=False, **POLL)
     )
     await _until_async(lambda: run.id in HUB.watched_run_ids())
     return waiting
@@ -99,7 +99,7 @@ async def test_a_stopped_hub_fails_async_waits_at_once(
     credentials: CyberdeskCredentials, core_client: Any, slow_run: Run
 ) -> None:
     # No timer backs an async wait: the hub thread fails what it leaves pending as it stops.
-    await await_for_cyberdesk_run.fn(
+    await await_cyberdesk_run.fn(
         credentials, core_client.runs.create(WF_OK).id, create_artifact=False, **POLL
     )
     loop = HUB._loop

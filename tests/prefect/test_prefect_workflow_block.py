@@ -36,10 +36,10 @@ def test_trigger_wait_fetch(
 ) -> None:
     @flow
     def report() -> CyberdeskRunResult:
-        job_run = workflow_block.trigger(input_values={"month": "2026-02"})
-        assert job_run.fetch_result().run_id == job_run.run_id  # live read before the wait
-        job_run.wait_for_completion(download_to=download_dir)
-        return job_run.fetch_result()
+        job_run = workflow_block.trigger_sync(input_values={"month": "2026-02"})
+        assert job_run.fetch_result_sync().run_id == job_run.run_id  # live read before the wait
+        job_run.wait_for_completion_sync(download_to=download_dir)
+        return job_run.fetch_result_sync()
 
     result = report()
     assert result.output_data == {"month": "2026-02", "total": 42}
@@ -53,9 +53,9 @@ async def test_atrigger_await_afetch(workflow_block: CyberdeskWorkflow, tmp_path
 
     @flow
     async def report() -> CyberdeskRunResult:
-        job_run = await workflow_block.atrigger()
-        await job_run.await_for_completion(filesystem=storage, folder="out")
-        return await job_run.afetch_result()
+        job_run = await workflow_block.trigger()
+        await job_run.wait_for_completion(filesystem=storage, folder="out")
+        return await job_run.fetch_result()
 
     result = await report()
     assert result.output_data == {"month": "2026-01", "total": 42}
@@ -66,8 +66,8 @@ def test_run_and_download_outside_a_flow(
     credentials: CyberdeskCredentials, download_dir: Path
 ) -> None:
     block = CyberdeskWorkflow(credentials=credentials, workflow_id=WF_OK, poll_interval_seconds=0.1)
-    job_run = block.trigger(input_values={"month": "2026-03"})
-    result = job_run.wait_for_completion()
+    job_run = block.trigger_sync(input_values={"month": "2026-03"})
+    result = job_run.wait_for_completion_sync()
     assert result.attachments[0].filename == "tb_2026-03.csv"
     infos = job_run.download_attachments(download_dir)
     assert [Path(i.local_path or "").name for i in infos] == ["tb_2026-03.csv"]
@@ -87,9 +87,9 @@ def test_cancel_and_acancel(credentials: CyberdeskCredentials, admin: Any) -> No
     block = CyberdeskWorkflow(
         credentials=credentials, workflow_id=WF_SLOW, poll_interval_seconds=0.1
     )
-    first = block.trigger()
+    first = block.trigger_sync()
     assert first.cancel().status == "cancelled"
-    second = block.trigger()
+    second = block.trigger_sync()
     assert asyncio.run(second.acancel()).status == "cancelled"
     assert admin.run_state(second.run_id)["run"]["status"] == "cancelled"
 
@@ -110,9 +110,9 @@ def test_failed_run_raises_and_timeout_cancels(
         poll_interval_seconds=0.1,
         max_wait_seconds=0.5,
     )
-    job_run = slow.trigger()
+    job_run = slow.trigger_sync()
     with pytest.raises(RunTimeoutError):
-        job_run.wait_for_completion()
+        job_run.wait_for_completion_sync()
     assert admin.run_state(job_run.run_id)["run"]["status"] == "cancelled"
 
 
@@ -143,7 +143,7 @@ def test_trigger_inside_a_retried_task_reattaches(
 def test_unknown_override_is_refused(credentials: CyberdeskCredentials) -> None:
     block = CyberdeskWorkflow(credentials=credentials, workflow_id=WF_OK)
     with pytest.raises(TypeError, match="machine_idd"):
-        block.trigger(machine_idd="x")
+        block.trigger_sync(machine_idd="x")
 
 
 def test_thin_flow_keeps_secrets_out_of_parameters(

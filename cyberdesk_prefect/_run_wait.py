@@ -1,20 +1,20 @@
 """Wait for one run through the process's shared watcher, cancelling it if abandoned.
 
-The sync and the async form differ only in how they block: both register with the process's
-watch hub (`cyberdesk_core.watch_hub`, one poller per credentials for the whole process, bound
-to Prefect's task runner in `_watch_hub`), log and emit each status change once, and cancel
-the run in `finally` if the wait ended before the run did (task timeout, `max_wait_seconds`,
+Written once as steps (`_steps`): the wait registers with the process's watch hub
+(`cyberdesk_core.watch_hub`, bound to Prefect in `_watch_hub`; one poller per credentials for
+the whole process), logs and emits each status change once,
+and cancels the run if the wait ended before the run did (task timeout, `max_wait_seconds`,
 flow cancellation). No client is needed to wait; one is opened only to cancel, unless the
-caller lends its own.
+driver was lent one.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
-import anyio
-
-from cyberdesk_prefect._engine import WaitSettings, acancel_abandoned, cancel_abandoned
+from cyberdesk_core.watch_hub import HubFuture
+from cyberdesk_prefect._run_steps import cancel_abandoned
+from cyberdesk_prefect._steps import Step, Steps, local
 from cyberdesk_prefect._watch_hub import (
     HUB,
     RunHints,
@@ -25,9 +25,12 @@ from cyberdesk_prefect._watch_hub import (
 )
 
 if TYPE_CHECKING:
-    from cyberdesk_core import AsyncCyberdeskClient, CyberdeskClient, Run
+    from cyberdesk_core import Run
+    from cyberdesk_prefect._run_settings import WaitSettings
     from cyberdesk_prefect.credentials import CyberdeskCredentials
     from cyberdesk_prefect.observability import RunReporter
+
+T = TypeVar("T")
 
 
 class _Watch:
@@ -66,58 +69,28 @@ class _Watch:
         return run
 
 
-def wait_run(
+def on_hub(future: HubFuture[T]) -> Step[T]:
+    """Block on (or await) the outcome of a watch running on the shared hub."""
+    return local(lambda: wait_on_hub(future), lambda: await_on_hub(future))
+
+
+def wait_for_run(
     credentials: CyberdeskCredentials,
     run_id: str,
     settings: WaitSettings,
     reporter: RunReporter,
     *,
     hints: RunHints | None = None,
-    client: CyberdeskClient | None = None,
-) -> Run:
+) -> Steps[Run]:
     """Wait until the run ends (whatever its outcome); cancel it if the wait is abandoned.
 
     `hints` (taken from the created run) let the watcher batch the run from its first poll;
-    `client` is used for the cancel, else one is opened for it.
+    the cancel uses the driver's client (lent, or opened for it).
     """
     watch = _Watch(credentials, run_id, settings, reporter, hints)
     try:
-        return watch.done(wait_on_hub(watch.future))
-    finally:
+        return watch.done((yield on_hub(watch.future)))
+    except BaseException:
         if not watch.ended and settings.cancel_on_abandon:
-            if client is not None:
-                cancel_abandoned(client, [run_id])
-            else:
-                with credentials.get_client() as own:
-                    cancel_abandoned(own, [run_id])
-
-
-async def await_run_end(
-    credentials: CyberdeskCredentials,
-    run_id: str,
-    settings: WaitSettings,
-    reporter: RunReporter,
-    *,
-    hints: RunHints | None = None,
-    client: AsyncCyberdeskClient | None = None,
-) -> Run:
-    """Async form of `wait_run`."""
-    watch = _Watch(credentials, run_id, settings, reporter, hints)
-    try:
-        return watch.done(await await_on_hub(watch.future))
-    finally:
-        if not watch.ended and settings.cancel_on_abandon:
-            await _acancel(credentials, client, run_id)
-
-
-async def _acancel(
-    credentials: CyberdeskCredentials, client: AsyncCyberdeskClient | None, run_id: str
-) -> None:
-    if client is not None:
-        await acancel_abandoned(client, [run_id])
-        return
-    # Shielded as a whole: the caller's scope is usually cancelled already, and closing the
-    # client opened here must not be cut short either.
-    with anyio.CancelScope(shield=True):
-        async with credentials.get_async_client() as own:
-            await acancel_abandoned(own, [run_id])
+            yield cancel_abandoned([run_id])
+        raise

@@ -1,11 +1,11 @@
 """Wait for many runs at once through the process's shared watcher hub.
 
-Every run of the call registers with the hub of `_shared_wait`, the same one the single-run
-waits use: runs of one workflow (or session) are polled with a few list calls instead of one
-GET each, and several bulk waits or chains mapped in one flow share those calls too. Status
-changes are emitted as events for each run and logged as a count summary. If the wait is
-abandoned (task timeout, `max_wait_seconds`, cancellation) every run that has not ended is
-cancelled. The sync and the async form differ only in how they block.
+Every run of the call registers with the process's watch hub (`cyberdesk_core.watch_hub`), the
+same one the single-run waits use: runs of one workflow (or session) are polled with a few list
+calls instead of one GET each, and several bulk waits or chains mapped in one flow share those
+calls too. Status changes are emitted as events for each run and logged as a count summary.
+If the wait is abandoned (task timeout, `max_wait_seconds`, cancellation) every run that has
+not ended is cancelled. Written once as steps (`_steps`), for the blocking and the asyncio driver.
 """
 
 from __future__ import annotations
@@ -18,21 +18,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-import anyio
-
-from cyberdesk_prefect._engine import WaitSettings, acancel_abandoned, cancel_abandoned
-from cyberdesk_prefect._watch_hub import (
-    HUB,
-    RunHints,
-    await_on_hub,
-    deadline_after,
-    in_caller_context,
-    wait_on_hub,
-)
+from cyberdesk_prefect._run_steps import cancel_abandoned
+from cyberdesk_prefect._run_wait import on_hub
+from cyberdesk_prefect._watch_hub import HUB, RunHints, deadline_after, in_caller_context
 from cyberdesk_prefect.observability import RunReporter, get_logger
 
 if TYPE_CHECKING:
-    from cyberdesk_core import AsyncCyberdeskClient, CyberdeskClient, Run
+    from cyberdesk_core import Run
+    from cyberdesk_prefect._run_settings import WaitSettings
+    from cyberdesk_prefect._steps import Steps
     from cyberdesk_prefect.credentials import CyberdeskCredentials
 
 # Cancelling many runs (16 at a time) may need longer than the single-run grace period.
@@ -165,56 +159,21 @@ async def _watch_all(
     return runs
 
 
-def wait_many(
+def wait_for_runs(
     credentials: CyberdeskCredentials,
     refs: Sequence[RunRef],
     settings: WaitSettings,
     reporter: RunReporter,
-    *,
-    client: CyberdeskClient | None = None,
-) -> list[Run]:
+) -> Steps[list[Run]]:
     """Wait until every run ends; cancel the unfinished ones if the wait is abandoned.
 
-    `client` is used for the cancels, else one is opened for them.
+    The cancels use the driver's client (lent, or opened for them).
     """
     watch = _ManyWatch(credentials, refs, settings, reporter)
     try:
-        return watch.done(wait_on_hub(watch.future))
-    finally:
-        pending = [] if watch.finished or not settings.cancel_on_abandon else watch.unfinished()
-        if pending and client is not None:
-            cancel_abandoned(client, pending)
-        elif pending:
-            with credentials.get_client() as own:
-                cancel_abandoned(own, pending)
-
-
-async def await_many(
-    credentials: CyberdeskCredentials,
-    refs: Sequence[RunRef],
-    settings: WaitSettings,
-    reporter: RunReporter,
-    *,
-    client: AsyncCyberdeskClient | None = None,
-) -> list[Run]:
-    """Async form of `wait_many`."""
-    watch = _ManyWatch(credentials, refs, settings, reporter)
-    try:
-        return watch.done(await await_on_hub(watch.future))
-    finally:
+        return watch.done((yield on_hub(watch.future)))
+    except BaseException:
         pending = [] if watch.finished or not settings.cancel_on_abandon else watch.unfinished()
         if pending:
-            await _acancel(credentials, client, pending)
-
-
-async def _acancel(
-    credentials: CyberdeskCredentials, client: AsyncCyberdeskClient | None, run_ids: list[str]
-) -> None:
-    if client is not None:
-        await acancel_abandoned(client, run_ids, grace_seconds=_CANCEL_GRACE_SECONDS)
-        return
-    # Shielded as a whole: the caller's scope is usually cancelled already, and closing the
-    # client opened here must not be cut short either.
-    with anyio.CancelScope(shield=True):
-        async with credentials.get_async_client() as own:
-            await acancel_abandoned(own, run_ids, grace_seconds=_CANCEL_GRACE_SECONDS)
+            yield cancel_abandoned(pending, grace_seconds=_CANCEL_GRACE_SECONDS)
+        raise
