@@ -14,11 +14,11 @@ from cyberdesk_core._lazy import LazyExports
 # What type checkers see (``X as X`` re-exports it); a test checks it matches _LAZY.
 if TYPE_CHECKING:
     from cyberdesk_core.aclient import AsyncCyberdeskClient as AsyncCyberdeskClient
-    from cyberdesk_core.cancelling import CancelOutcome as CancelOutcome
-    from cyberdesk_core.cancelling import acancel_active_runs as acancel_active_runs
-    from cyberdesk_core.cancelling import acancel_if_active as acancel_if_active
-    from cyberdesk_core.cancelling import cancel_active_runs as cancel_active_runs
-    from cyberdesk_core.cancelling import cancel_if_active as cancel_if_active
+    from cyberdesk_core.cancel_active import CancelOutcome as CancelOutcome
+    from cyberdesk_core.cancel_active import acancel_active_runs as acancel_active_runs
+    from cyberdesk_core.cancel_active import acancel_if_active as acancel_if_active
+    from cyberdesk_core.cancel_active import cancel_active_runs as cancel_active_runs
+    from cyberdesk_core.cancel_active import cancel_if_active as cancel_if_active
     from cyberdesk_core.chain_resuming import ChainResume as ChainResume
     from cyberdesk_core.chain_resuming import ChainResumed as ChainResumed
     from cyberdesk_core.chain_resuming import aresume_earlier_chain as aresume_earlier_chain
@@ -110,7 +110,7 @@ _LAZY: dict[str, str] = {
     "BadRequestError": "cyberdesk_core.errors",
     "BulkCreateResult": "cyberdesk_core.models",
     "BulkSummary": "cyberdesk_core.summaries",
-    "CancelOutcome": "cyberdesk_core.cancelling",
+    "CancelOutcome": "cyberdesk_core.cancel_active",
     "ChainResult": "cyberdesk_core.models",
     "ChainStep": "cyberdesk_core.models",
     "ConfigurationError": "cyberdesk_core.errors",
@@ -145,11 +145,11 @@ _LAZY: dict[str, str] = {
     "TERMINAL_STATUSES": "cyberdesk_core.models",
     "ValidationError": "cyberdesk_core.errors",
     "Workflow": "cyberdesk_core.models",
-    "acancel_active_runs": "cyberdesk_core.cancelling",
-    "acancel_if_active": "cyberdesk_core.cancelling",
+    "acancel_active_runs": "cyberdesk_core.cancel_active",
+    "acancel_if_active": "cyberdesk_core.cancel_active",
     "await_run": "cyberdesk_core.waiting",
-    "cancel_active_runs": "cyberdesk_core.cancelling",
-    "cancel_if_active": "cyberdesk_core.cancelling",
+    "cancel_active_runs": "cyberdesk_core.cancel_active",
+    "cancel_if_active": "cyberdesk_core.cancel_active",
     "derive_idempotency_key": "cyberdesk_core.idempotency",
     "describe_run": "cyberdesk_core.summaries",
     "is_transient": "cyberdesk_core.errors",

@@ -3,7 +3,7 @@
 A step generator yields request `Call`s and is resumed with each call's parsed reply, or has the
 exception the call raised thrown into it, so the decision logic (what to read, what to change
 next, which error is fatal) is written once and both clients only send the calls. Used by
-`cancelling` (read, then cancel what is still active) and `reattaching` (read, then re-run).
+`cancel_active` (read, then cancel what is still active) and `reattaching` (read, then re-run).
 """
 
 from __future__ import annotations
