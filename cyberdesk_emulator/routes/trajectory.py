@@ -51,7 +51,7 @@ class TrajectoryOut(BaseModel):
 
 
 def trajectory_steps(run: Run) -> list[dict[str, Any]]:
-    """The run's tool calls in order (the final failure declaration is never part of it)."""
+    """The run's tool calls in order."""
     steps: list[dict[str, Any]] = []
     for item in run.run_message_history or []:
         if item.get("role") != "assistant":
