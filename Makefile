@@ -3,7 +3,7 @@
 ENVS := airflow prefect airflow-oldest prefect-oldest
 
 .PHONY: setup setup-main test lint typecheck test-airflow test-prefect test-oldest test-oldest-airflow \
-	test-oldest-prefect test-distributed demo bench emulator lock clean
+	test-oldest-prefect test-distributed test-sdk demo bench emulator lock clean
 
 setup:
 	@for env in $(ENVS); do scripts/setup-env.sh $$env || exit 1; done
@@ -70,6 +70,13 @@ demo: setup-main
 bench: setup-main
 	scripts/bench.sh
 
+# Cyberdesk's official Python SDK (its own environment, without this project) against the
+# emulator, which the test starts as a subprocess of the airflow environment.
+test-sdk:
+	@scripts/setup-env.sh airflow
+	@scripts/setup-sdk-env.sh
+	.venvs/cyberdesk-sdk/bin/python -m pytest -p no:cacheprovider -q -c tests/sdk/pytest.ini tests/sdk
+
 emulator: setup-main
 	.venvs/airflow/bin/cyberdesk-emulator serve
 
@@ -78,6 +85,7 @@ lock:
 		uv pip compile requirements/$$env.in --python-version 3.11 --no-emit-package cyberdesk-orchestration \
 			-o requirements/$$env.lock.txt || exit 1; \
 	done
+	uv pip compile requirements/cyberdesk-sdk.in --python-version 3.11 -o requirements/cyberdesk-sdk.lock.txt
 
 clean:
 	rm -rf .venvs .mypy_cache .ruff_cache .pytest_cache

@@ -15,7 +15,17 @@ from fastapi.responses import JSONResponse
 from . import admin
 from .limits import BodyLimitMiddleware
 from .middleware import DropFilter, EmulatorMiddleware
-from .routes import attachments, health, machines, pools, runs, workflows
+from .routes import (
+    attachments,
+    health,
+    images,
+    machines,
+    pools,
+    runs,
+    trajectory,
+    usage,
+    workflows,
+)
 from .runtime import Emulator, Settings
 from .seed import apply_seed
 from .strict_json import SafeJSONResponse, printable
@@ -107,6 +117,11 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _validation_handler)
     routers = (
         runs.router,
+        images.router,
+        images.signed_router,
+        usage.router,
+        usage.runs_router,
+        trajectory.router,
         attachments.router,
         attachments.signed_router,
         machines.router,

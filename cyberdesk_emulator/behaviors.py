@@ -36,6 +36,17 @@ class FileSpec(BaseModel):
     content_type: str | None = None
 
 
+class StepSpec(BaseModel):
+    """One agent step in the run's message history; ``text`` and ``tool_input`` are templates."""
+
+    model_config = ConfigDict(extra="forbid")
+    text: str = ""
+    tool: str | None = None
+    tool_input: dict[str, Any] = Field(default_factory=dict)
+    screenshot: bool = True
+    cached: bool = False
+
+
 class Behavior(BaseModel):
     """How a workflow's runs behave on a simulated machine (durations in simulated seconds)."""
 
@@ -47,6 +58,7 @@ class Behavior(BaseModel):
     checks_duration: float = Field(default=0.0, ge=0)
     checks_outcome: Outcome = "success"
     error_message: str = "Simulated failure"
+    steps: list[StepSpec] | None = None
 
     @field_validator("duration")
     @classmethod

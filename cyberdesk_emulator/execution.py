@@ -5,10 +5,10 @@ from __future__ import annotations
 import mimetypes
 from typing import Any
 
+from cyberdesk_emulator.agent_steps import record_outcome
 from cyberdesk_emulator.behaviors import Behavior, default_output, render
 from cyberdesk_emulator.refs import has_refs, resolve_refs
-from cyberdesk_emulator.state import Attachment, Machine, Run, Store, new_id, utcnow
-from cyberdesk_emulator.wire import iso
+from cyberdesk_emulator.state import Attachment, Machine, Run, Store, new_id
 
 
 def safe_filename(name: str) -> str:
@@ -57,17 +57,12 @@ def produce(
     ctx: dict[str, Any],
 ) -> None:
     """Record the main execution's result: ``output_data`` and files, or the error message."""
-    # A short agent transcript, so history-aware clients (``deep_search``) have something real.
-    run.run_message_history = [
-        {
-            "role": "assistant",
-            "content": [{"type": "text", "text": f"Simulated execution finished: {outcome}"}],
-            "timestamp": iso(utcnow()),
-        }
-    ]
     if outcome != "success":
-        run.error = [str(render(behavior.error_message, ctx))]
+        reason = str(render(behavior.error_message, ctx))
+        run.error = [reason]
+        record_outcome(run, outcome, reason)
         return
+    record_outcome(run, outcome, None)
     output = default_output(inputs) if behavior.output is None else render(behavior.output, ctx)
     run.output_data = output if isinstance(output, dict) else {"result": output}
     for spec in behavior.files:

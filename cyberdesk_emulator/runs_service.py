@@ -290,6 +290,7 @@ def retry_run(emu: Emulator, org: Organization, run_id: object, body: RunRetry) 
     run.machine_id = None
     run.output_data = None
     run.run_message_history = None
+    run.usage_metadata = None
     run.output_attachment_ids = []
     run.error = None
     run.post_run_checks = None

@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from .agent_steps import perform_steps, planned_steps
 from .behaviors import Behavior, template_context
+from .billing import usage_metadata
 from .execution import effective_inputs, effective_secrets, produce
 from .refs import RefError
 from .schemas import RunStatus
@@ -189,18 +191,20 @@ class Scheduler:
         self._skip[run.id] = asyncio.Event()
         self._tasks[run.id] = asyncio.get_running_loop().create_task(self._execute(run.id))
 
-    async def _wait(self, run_id: str, simulated_seconds: float) -> None:
+    async def _wait(self, run_id: str, simulated_seconds: float) -> bool:
+        """Sleep the scaled time; True when "finish now" cut it short."""
         delay = simulated_seconds / self.emu.settings.time_scale
         event = self._skip.get(run_id)
         if event is None:
             await asyncio.sleep(delay)
-            return
+            return False
         try:
             await asyncio.wait_for(event.wait(), timeout=delay)
         except asyncio.TimeoutError:
-            return
+            return False
         # "Finish now" skips one phase: the post-run checks wait again for their own signal.
         event.clear()
+        return True
 
     async def _execute(self, run_id: str) -> None:
         store = self.store
@@ -221,9 +225,15 @@ class Scheduler:
             {"id": run.workflow_id, "name": workflow.fields.get("name") if workflow else None},
         )
         outcome = behavior.pick_outcome(self.emu.rng)
-        await self._wait(run_id, behavior.pick_duration(self.emu.rng))
-        outcome = self._override.pop(run_id, outcome)
+        prompt = run.main_prompt or (workflow.main_prompt if workflow is not None else "")
+
+        async def wait(seconds: float) -> bool:
+            return await self._wait(run_id, seconds)
+
         try:
+            steps = planned_steps(behavior, prompt)
+            await perform_steps(run, steps, context, behavior.pick_duration(self.emu.rng), wait)
+            outcome = self._override.pop(run_id, outcome)
             produce(store, run, behavior, outcome, inputs, context)
         except ValueError as exc:
             self.finish(run, RunStatus.error, errors=[f"Behaviour template error: {exc}"])
@@ -279,6 +289,7 @@ class Scheduler:
         run.ended_at = utcnow()
         if errors:
             run.error = errors
+        run.usage_metadata = usage_metadata(run)
         self._free_machine(run)
         if run.release_session_after and run.session_id:
             self.release_session(run.session_id)
