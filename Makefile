@@ -60,7 +60,7 @@ test-distributed: setup
 
 # The README's test command. The two oldest-release suites (dag.test and a Prefect test server, no
 # services) run side by side, each printed whole when it ends; the distributed stacks run alone.
-test: lint typecheck test-airflow test-prefect
+test: lint typecheck test-airflow test-sdk test-prefect
 	$(MAKE) --no-print-directory -j2 --output-sync=target test-oldest-airflow test-oldest-prefect
 	$(MAKE) --no-print-directory test-distributed
 
