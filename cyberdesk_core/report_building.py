@@ -67,6 +67,7 @@ def report_steps(
     machine_name: str | None = None,
     run_url: str | None = None,
     expires_in: int = insight_endpoints.MAX_SIGNED_URL_SECONDS,
+    secrets: Any = (),
 ) -> Steps[Any, RunReport]:
     """The request steps that build `run`'s report (see `build_run_report`)."""
     if last_steps < 0 or max_screenshots < 0:
@@ -92,8 +93,8 @@ def report_steps(
                 screenshots[index] = shot.model_copy(update={"signed_url": signed.signed_url})
             except CyberdeskError:
                 pass  # the reference stays
-    lines = run_step_lines(run)
-    mask = SecretMask.for_run(run)
+    lines = run_step_lines(run, secrets=secrets)
+    mask = SecretMask.for_run(run, secrets)
     return RunReport(
         run_id=run.id,
         workflow_id=run.workflow_id,
@@ -123,10 +124,12 @@ def build_run_report(
     sign_screenshots: bool = True,
     max_screenshots: int = 3,
     machine_name: str | None = None,
+    secrets: Any = (),
 ) -> RunReport:
     """The `RunReport` of a finished `run`: its last `last_steps` rendered steps, its last
     `max_screenshots` screenshots (signed when `sign_screenshots`), file names and usage.
-    `machine_name` is shown next to the machine id when the caller knows it."""
+    `machine_name` is shown next to the machine id when the caller knows it; `secrets` (e.g.
+    the `sensitive_input_values` the run was started with) are masked like the run's aliases."""
     steps = report_steps(
         run,
         last_steps=last_steps,
@@ -134,6 +137,7 @@ def build_run_report(
         max_screenshots=max_screenshots,
         machine_name=machine_name,
         run_url=client.run_url(run.id),
+        secrets=secrets,
     )
     return send_steps(client, steps)
 
@@ -146,6 +150,7 @@ async def abuild_run_report(
     sign_screenshots: bool = True,
     max_screenshots: int = 3,
     machine_name: str | None = None,
+    secrets: Any = (),
 ) -> RunReport:
     """Asyncio `build_run_report`."""
     steps = report_steps(
@@ -155,5 +160,6 @@ async def abuild_run_report(
         max_screenshots=max_screenshots,
         machine_name=machine_name,
         run_url=client.run_url(run.id),
+        secrets=secrets,
     )
     return await asend_steps(client, steps)

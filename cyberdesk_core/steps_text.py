@@ -50,6 +50,8 @@ def shorten(text: str, max_chars: int = DEFAULT_MAX_CHARS) -> str:
 def _strings(value: Any) -> Iterable[str]:
     if isinstance(value, str):
         yield value
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        yield str(value)
     elif isinstance(value, Mapping):
         for item in value.values():
             yield from _strings(item)
@@ -67,9 +69,10 @@ class SecretMask:
         self._values = sorted({v for v in values if v.strip()}, key=len, reverse=True)
 
     @classmethod
-    def for_run(cls, run: Run, extra: Iterable[str] = ()) -> SecretMask:
-        """The mask of one run: its `sensitive_input_aliases` values, plus `extra` values."""
-        return cls([*_strings(run.sensitive_input_aliases or {}), *extra])
+    def for_run(cls, run: Run, extra: Any = ()) -> SecretMask:
+        """The mask of one run: its `sensitive_input_aliases` values, plus the strings in
+        `extra` (values, or a mapping/list nesting them, e.g. `sensitive_input_values`)."""
+        return cls([*_strings(run.sensitive_input_aliases or {}), *_strings(extra)])
 
     def __call__(self, text: str) -> str:
         """`text` with every sensitive value replaced."""
@@ -174,6 +177,8 @@ def render_steps(
     return lines
 
 
-def run_step_lines(run: Run, *, max_chars: int = DEFAULT_MAX_CHARS) -> list[str]:
-    """`render_steps` of a run's own history, masked with the run's sensitive aliases."""
-    return render_steps(run.run_message_history, mask=SecretMask.for_run(run), max_chars=max_chars)
+def run_step_lines(run: Run, *, max_chars: int = DEFAULT_MAX_CHARS, secrets: Any = ()) -> list[str]:
+    """`render_steps` of a run's own history, masked with the run's sensitive aliases and the
+    plaintext `secrets` the caller sent (e.g. its `sensitive_input_values`)."""
+    mask = SecretMask.for_run(run, secrets)
+    return render_steps(run.run_message_history, mask=mask, max_chars=max_chars)

@@ -197,6 +197,13 @@ def test_no_signing_and_failed_lookups_degrade(mocked: respx.MockRouter) -> None
     assert not any(c.request.url.path.endswith("signed-url") for c in mocked.calls)
 
 
+def test_caller_secrets_are_masked_in_the_report(mocked: respx.MockRouter) -> None:
+    leaked = dict(FINISHED, error=["could not log in as admin with hunter7"])
+    with _client() as client:
+        report = build_run_report(client, Run.model_validate(leaked), secrets=["hunter7"])
+    assert report.error == ["could not log in as admin with [secret]"]
+
+
 def test_arguments_are_checked(mocked: respx.MockRouter) -> None:
     with _client() as client, pytest.raises(ConfigurationError, match="last_steps"):
         build_run_report(client, Run.model_validate(FINISHED), last_steps=-1)

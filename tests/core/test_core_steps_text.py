@@ -154,3 +154,11 @@ def test_progress_signal_uses_cheap_fields() -> None:
         update={"ended_at": T0 + timedelta(minutes=1), "usage_metadata": {"total_agentic_steps": 3}}
     )
     assert history_due(started, ended, seconds_since_fetch=0)
+
+
+def test_plaintext_the_caller_sent_is_masked_too() -> None:
+    history = _step(f"I typed {PLAINTEXT} and PIN 123456", {"action": "left_click"})
+    run = _run(history)
+    assert any(PLAINTEXT in line for line in run_step_lines(run))  # unknown to the run itself
+    lines = run_step_lines(run, secrets={"password": PLAINTEXT, "pin": {"n": [123456]}})
+    assert lines[0] == "says: I typed [secret] and PIN [secret]"
