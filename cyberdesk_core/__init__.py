@@ -44,6 +44,11 @@ if TYPE_CHECKING:
     from cyberdesk_core.errors import ServerError as ServerError
     from cyberdesk_core.errors import ValidationError as ValidationError
     from cyberdesk_core.errors import is_transient as is_transient
+    from cyberdesk_core.history import HistoryBlock as HistoryBlock
+    from cyberdesk_core.history import HistoryItem as HistoryItem
+    from cyberdesk_core.history import ImageSignedUrl as ImageSignedUrl
+    from cyberdesk_core.history import Trajectory as Trajectory
+    from cyberdesk_core.history import parse_history as parse_history
     from cyberdesk_core.idempotency import derive_idempotency_key as derive_idempotency_key
     from cyberdesk_core.idempotency import new_idempotency_key as new_idempotency_key
     from cyberdesk_core.inputs import normalize_file_inputs as normalize_file_inputs
@@ -75,11 +80,28 @@ if TYPE_CHECKING:
     from cyberdesk_core.reattaching import describe_batch as describe_batch
     from cyberdesk_core.reattaching import reconcile_earlier_run as reconcile_earlier_run
     from cyberdesk_core.reattaching import reconcile_earlier_runs as reconcile_earlier_runs
+    from cyberdesk_core.report_building import abuild_run_report as abuild_run_report
+    from cyberdesk_core.report_building import build_run_report as build_run_report
+    from cyberdesk_core.run_report import AttachmentRef as AttachmentRef
+    from cyberdesk_core.run_report import RunReport as RunReport
+    from cyberdesk_core.run_report import ScreenshotLink as ScreenshotLink
+    from cyberdesk_core.run_report import sum_report_usage as sum_report_usage
+    from cyberdesk_core.step_progress import PROGRESS_FIELDS as PROGRESS_FIELDS
+    from cyberdesk_core.step_progress import history_due as history_due
+    from cyberdesk_core.step_progress import run_progressed as run_progressed
+    from cyberdesk_core.steps_text import SecretMask as SecretMask
+    from cyberdesk_core.steps_text import render_steps as render_steps
+    from cyberdesk_core.steps_text import run_step_lines as run_step_lines
     from cyberdesk_core.summaries import BulkSummary as BulkSummary
     from cyberdesk_core.summaries import FailPolicy as FailPolicy
     from cyberdesk_core.summaries import describe_run as describe_run
     from cyberdesk_core.transport import DEFAULT_BASE_URL as DEFAULT_BASE_URL
     from cyberdesk_core.transport import RetryPolicy as RetryPolicy
+    from cyberdesk_core.usage import RunLlmCosts as RunLlmCosts
+    from cyberdesk_core.usage import RunUsage as RunUsage
+    from cyberdesk_core.usage import UsageAggregate as UsageAggregate
+    from cyberdesk_core.usage import UsageMode as UsageMode
+    from cyberdesk_core.usage import sum_usage as sum_usage
     from cyberdesk_core.waiting import RunWatcher as RunWatcher
     from cyberdesk_core.waiting import await_run as await_run
     from cyberdesk_core.waiting import raise_for_run_status as raise_for_run_status
@@ -88,6 +110,28 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _LAZY: dict[str, str] = {
+    "HistoryBlock": "cyberdesk_core.history",
+    "HistoryItem": "cyberdesk_core.history",
+    "ImageSignedUrl": "cyberdesk_core.history",
+    "Trajectory": "cyberdesk_core.history",
+    "parse_history": "cyberdesk_core.history",
+    "RunLlmCosts": "cyberdesk_core.usage",
+    "RunUsage": "cyberdesk_core.usage",
+    "UsageAggregate": "cyberdesk_core.usage",
+    "UsageMode": "cyberdesk_core.usage",
+    "sum_usage": "cyberdesk_core.usage",
+    "SecretMask": "cyberdesk_core.steps_text",
+    "render_steps": "cyberdesk_core.steps_text",
+    "run_step_lines": "cyberdesk_core.steps_text",
+    "PROGRESS_FIELDS": "cyberdesk_core.step_progress",
+    "history_due": "cyberdesk_core.step_progress",
+    "run_progressed": "cyberdesk_core.step_progress",
+    "AttachmentRef": "cyberdesk_core.run_report",
+    "RunReport": "cyberdesk_core.run_report",
+    "ScreenshotLink": "cyberdesk_core.run_report",
+    "sum_report_usage": "cyberdesk_core.run_report",
+    "abuild_run_report": "cyberdesk_core.report_building",
+    "build_run_report": "cyberdesk_core.report_building",
     "ChainResume": "cyberdesk_core.chain_resuming",
     "resume_earlier_chain": "cyberdesk_core.chain_resuming",
     "aresume_earlier_chain": "cyberdesk_core.chain_resuming",

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import AsyncIterator, Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 import httpx
 from typing_extensions import Unpack
 
+from cyberdesk_core import _insight_endpoints as insight_endpoints
 from cyberdesk_core import _resource_endpoints as resource_endpoints
 from cyberdesk_core._client_base import Group
 from cyberdesk_core._paging import aiter_pages
@@ -31,8 +33,9 @@ from cyberdesk_core.models import (
     Workflow,
 )
 from cyberdesk_core.transport import AsyncTransport, connection_error
+from cyberdesk_core.usage import UsageAggregate, UsageMode
 
-__all__ = ["AsyncGroup", "Machines", "Pools", "RunAttachments", "Workflows"]
+__all__ = ["AsyncGroup", "Machines", "Pools", "RunAttachments", "Usage", "Workflows"]
 
 
 # Base of the asyncio groups (`client.runs` too).
@@ -260,4 +263,17 @@ class Workflows(AsyncGroup):
         """Delete a workflow and all its runs."""
         await self._transport.call(
             resource_endpoints.resource_delete(resource_endpoints.WORKFLOWS, workflow_id)
+        )
+
+
+class Usage(AsyncGroup):
+    """`client.usage`: the organization's agent steps over a period."""
+
+    async def aggregate(
+        self, from_date: datetime, to_date: datetime, *, mode: UsageMode | str | None = None
+    ) -> UsageAggregate:
+        """Agentic and cached steps of the runs created in [from_date, to_date] (`mode`:
+        `simulated`, every step, or `billed`; the server's default when None)."""
+        return await self._transport.call(
+            insight_endpoints.usage_aggregate(from_date, to_date, mode=mode)
         )

@@ -11,16 +11,20 @@ from typing import Any
 
 from typing_extensions import Unpack
 
+from cyberdesk_core import _insight_endpoints as insight_endpoints
 from cyberdesk_core import _run_endpoints as run_endpoints
 from cyberdesk_core._paging import iter_pages
 from cyberdesk_core._sync_resources import SyncGroup
+from cyberdesk_core.history import ImageSignedUrl, Trajectory
 from cyberdesk_core.models import BulkCreateResult, ChainResult, ChainStep, Page, Run
+from cyberdesk_core.usage import RunLlmCosts
 
 __all__ = ["Runs"]
 
 
 class Runs(SyncGroup):
-    """`client.runs`: create, inspect, list, update, cancel, retry, bulk and chain runs."""
+    """`client.runs`: create, inspect, list, update, cancel, retry, bulk and chain runs; read
+    their screenshots, trajectory and LLM costs."""
 
     def create(self, workflow_id: str, **options: Unpack[run_endpoints.RunCreateOptions]) -> Run:
         """Start a run of `workflow_id` (always sent with an Idempotency-Key)."""
@@ -71,3 +75,19 @@ class Runs(SyncGroup):
     ) -> ChainResult:
         """Run `steps` one after another in one session."""
         return self._transport.call(run_endpoints.chain_runs(steps, **options))
+
+    def get_image_signed_url(
+        self, run_id: str, image_url: str, *, expires_in: int = 3600
+    ) -> ImageSignedUrl:
+        """A signed HTTPS URL for a screenshot of the run's history (valid 10..3600 s)."""
+        return self._transport.call(
+            insight_endpoints.image_signed_url(run_id, image_url, expires_in=expires_in)
+        )
+
+    def trajectory(self, run_id: str) -> Trajectory:
+        """The latest trajectory recorded from the run."""
+        return self._transport.call(insight_endpoints.run_trajectory(run_id))
+
+    def llm_costs(self, run_id: str) -> RunLlmCosts:
+        """The run's LLM cost breakdown."""
+        return self._transport.call(insight_endpoints.run_llm_costs(run_id))

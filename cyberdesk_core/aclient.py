@@ -9,7 +9,7 @@ import httpx
 from pydantic import SecretStr
 
 from cyberdesk_core import _resource_endpoints as resource_endpoints
-from cyberdesk_core._async_resources import Machines, Pools, RunAttachments, Workflows
+from cyberdesk_core._async_resources import Machines, Pools, RunAttachments, Usage, Workflows
 from cyberdesk_core._async_runs import Runs
 from cyberdesk_core._client_base import AsyncClosing, ClientBase
 from cyberdesk_core.transport import AsyncTransport, ClientConfig, RetryPolicy
@@ -47,6 +47,7 @@ class AsyncCyberdeskClient(ClientBase[AsyncTransport], AsyncClosing):
         self.machines = Machines(self._transport)
         self.pools = Pools(self._transport)
         self.workflows = Workflows(self._transport)
+        self.usage = Usage(self._transport)
 
     async def health(self) -> dict[str, Any]:
         """GET /v1/health."""

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from cyberdesk_core import _resource_endpoints as resource_endpoints
 from cyberdesk_core._client_base import ClientBase
-from cyberdesk_core._sync_resources import Machines, Pools, RunAttachments, Workflows
+from cyberdesk_core._sync_resources import Machines, Pools, RunAttachments, Usage, Workflows
 from cyberdesk_core._sync_runs import Runs
 from cyberdesk_core.transport import ClientConfig, RetryPolicy, SyncTransport
 
@@ -48,6 +48,7 @@ class CyberdeskClient(ClientBase[SyncTransport]):
         self.machines = Machines(self._transport)
         self.pools = Pools(self._transport)
         self.workflows = Workflows(self._transport)
+        self.usage = Usage(self._transport)
 
     def health(self) -> dict[str, Any]:
         """GET /v1/health."""

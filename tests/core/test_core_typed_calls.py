@@ -514,7 +514,7 @@ def test_sync_and_async_wrappers_share_option_sets() -> None:
     """Parameter names and annotations match, so both read the same option TypedDicts."""
     sync = CyberdeskClient("k", base_url="https://x")
     asyn = AsyncCyberdeskClient("k", base_url="https://x")
-    for group in ("runs", "run_attachments", "machines", "pools", "workflows"):
+    for group in ("runs", "run_attachments", "machines", "pools", "workflows", "usage"):
         s, a = getattr(sync, group), getattr(asyn, group)
         for name in (n for n in dir(s) if not n.startswith("_")):
             s_params = inspect.signature(getattr(s, name)).parameters.values()
