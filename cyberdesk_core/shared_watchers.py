@@ -51,26 +51,21 @@ class WatchCredentials(Protocol):
     @property
     def api_key(self) -> SecretStr:
         """The API key (kept secret: only a keyed digest of it enters a watcher key)."""
-        ...
 
     @property
     def base_url(self) -> str:
         """Base URL of the Cyberdesk API."""
-        ...
 
     @property
     def timeout(self) -> float:
         """Timeout in seconds of each HTTP request of the client."""
-        ...
 
     @property
     def max_retries(self) -> int:
         """How many times the client retries a transient failure."""
-        ...
 
     def get_async_client(self) -> AsyncCyberdeskClient:
         """A new asynchronous client for these credentials (the watcher owns and closes it)."""
-        ...
 
 
 class ClientCredentials(BaseModel):
