@@ -74,7 +74,7 @@ bench: setup-main
 # emulator, which the test starts as a subprocess of the airflow environment.
 test-sdk:
 	@scripts/setup-env.sh airflow
-	@scripts/setup-sdk-env.sh
+	@scripts/setup-env.sh cyberdesk-sdk
 	.venvs/cyberdesk-sdk/bin/python -m pytest -p no:cacheprovider -q -c tests/sdk/pytest.ini tests/sdk
 
 emulator: setup-main

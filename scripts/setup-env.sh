@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Create or refresh one virtual environment from its committed lock file.
-# Usage: scripts/setup-env.sh NAME   (NAME: airflow | prefect)
-# Idempotent: when the lock file and pyproject.toml are unchanged, it does nothing.
+# Usage: scripts/setup-env.sh NAME   (NAME: airflow | prefect | airflow-oldest | prefect-oldest |
+#        cyberdesk-sdk)
+# Every environment but cyberdesk-sdk also gets this project, editable. cyberdesk-sdk holds
+# Cyberdesk's official SDK only: tests/sdk drives that client, which nobody here wrote, against
+# the emulator started from the airflow environment.
+# Idempotent: when the lock file (and pyproject.toml, where the project is installed) are
+# unchanged, it does nothing.
 set -euo pipefail
 name="$1"
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -15,7 +20,13 @@ if ! command -v uv >/dev/null 2>&1; then
   "$python" -m pip install --quiet uv
 fi
 
-stamp="$(cat "$lock" pyproject.toml | sha256sum | cut -d' ' -f1)"
+with_project=true
+[[ "$name" == "cyberdesk-sdk" ]] && with_project=false
+if $with_project; then
+  stamp="$(cat "$lock" pyproject.toml | sha256sum | cut -d' ' -f1)"
+else
+  stamp="$(sha256sum "$lock" | cut -d' ' -f1)"
+fi
 if [[ -f "$venv/.cyberdesk-stamp" && "$(cat "$venv/.cyberdesk-stamp")" == "$stamp" ]]; then
   exit 0
 fi
@@ -23,5 +34,7 @@ fi
 echo "setup: building $venv from $lock" >&2
 [[ -x "$venv/bin/python" ]] || uv venv --quiet --python "$python" "$venv"
 uv pip sync --quiet --python "$venv/bin/python" "$lock"
-uv pip install --quiet --python "$venv/bin/python" --no-deps -e .
+if $with_project; then
+  uv pip install --quiet --python "$venv/bin/python" --no-deps -e .
+fi
 echo "$stamp" > "$venv/.cyberdesk-stamp"

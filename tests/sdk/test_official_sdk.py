@@ -1,6 +1,6 @@
 """Cyberdesk's official Python SDK (``cyberdesk==2.2.69``) against the emulator, unchanged.
 
-Runs in ``.venvs/cyberdesk-sdk`` (``scripts/setup-sdk-env.sh``), where this project is not
+Runs in ``.venvs/cyberdesk-sdk`` (``scripts/setup-env.sh cyberdesk-sdk``), where this project is not
 installed: the emulator is started as a subprocess of the airflow environment, from this
 checkout, and only the SDK talks to it. Run with ``make test-sdk``.
 """
