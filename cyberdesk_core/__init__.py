@@ -72,6 +72,7 @@ if TYPE_CHECKING:
     from cyberdesk_core.models import RunAttachment as RunAttachment
     from cyberdesk_core.models import RunStatus as RunStatus
     from cyberdesk_core.models import Workflow as Workflow
+    from cyberdesk_core.narrator import RunNarrator as RunNarrator
     from cyberdesk_core.reattaching import EarlierRunAction as EarlierRunAction
     from cyberdesk_core.reattaching import Reconciled as Reconciled
     from cyberdesk_core.reattaching import areconcile_earlier_run as areconcile_earlier_run
@@ -82,6 +83,7 @@ if TYPE_CHECKING:
     from cyberdesk_core.reattaching import reconcile_earlier_runs as reconcile_earlier_runs
     from cyberdesk_core.report_building import abuild_run_report as abuild_run_report
     from cyberdesk_core.report_building import build_run_report as build_run_report
+    from cyberdesk_core.run_names import RunNames as RunNames
     from cyberdesk_core.run_report import AttachmentRef as AttachmentRef
     from cyberdesk_core.run_report import RunReport as RunReport
     from cyberdesk_core.run_report import ScreenshotLink as ScreenshotLink
@@ -126,6 +128,8 @@ _LAZY: dict[str, str] = {
     "PROGRESS_FIELDS": "cyberdesk_core.step_progress",
     "history_due": "cyberdesk_core.step_progress",
     "run_progressed": "cyberdesk_core.step_progress",
+    "RunNarrator": "cyberdesk_core.narrator",
+    "RunNames": "cyberdesk_core.run_names",
     "AttachmentRef": "cyberdesk_core.run_report",
     "RunReport": "cyberdesk_core.run_report",
     "ScreenshotLink": "cyberdesk_core.run_report",

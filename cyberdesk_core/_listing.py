@@ -6,7 +6,7 @@ run (a model plus its lists and dicts) with all of them alive at once; the garba
 then promotes thousands of short-lived objects per page and ends up running full collections
 over the whole process (in an Airflow triggerer, a long one). Here each item is turned into
 Python objects on its own and dropped at once unless it is watched and its listed state
-(status, machine, start and end) differs from the last one seen.
+(status, machine, start, end and usage) differs from the last one seen.
 """
 
 from __future__ import annotations
@@ -37,8 +37,9 @@ __all__ = [
     "parse_listing",
 ]
 
-#: What tells a listed run changed: its raw status, machine, start and end as sent.
-Fingerprint = tuple[object, object, object, object]
+#: What tells a listed run changed: its raw status, machine, start, end and usage as sent (the
+#: execution side reports progress in `usage_metadata`, see `step_progress`).
+Fingerprint = tuple[object, object, object, object, object]
 #: A watched run on a page: the Run built from it with its fingerprint (None when the page came
 #: from elsewhere and had no raw state to take one from), or None when it was listed unchanged.
 Listed = tuple[Run, Fingerprint | None] | None
@@ -49,7 +50,13 @@ _UNSEEN: object = object()
 def fingerprint(item: Mapping[str, Any]) -> Fingerprint:
     """The listed state of a raw run item."""
     get = item.get
-    return (get("status"), get("machine_id"), get("started_at"), get("ended_at"))
+    return (
+        get("status"),
+        get("machine_id"),
+        get("started_at"),
+        get("ended_at"),
+        get("usage_metadata"),
+    )
 
 
 @dataclass

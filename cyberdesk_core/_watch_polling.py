@@ -57,7 +57,12 @@ class RunPolling:
     _runs: dict[str, Tracked]
     _wake: asyncio.Event | None
 
+    #: History reads narrators may start per tick, at most (see `narrator`).
+    history_budget: int = 5
+
     def _drop_waiter(self, tracked: Tracked, waiter: Waiter) -> None:
+        if waiter.narrator is not None:
+            waiter.narrator.close()
         if waiter in tracked.waiters:
             tracked.waiters.remove(waiter)
         if not tracked.waiters and self._runs.get(tracked.run_id) is tracked:
@@ -91,10 +96,24 @@ class RunPolling:
                 await self._read(tracked)
 
         await asyncio.gather(*(bounded(t) for t in to_get if t.run_id in self._runs))
+        self._read_due_histories()
         if self._troubled:
             self._interval = min(self.max_poll_interval, self._interval * 2)
         else:
             self._interval = self.poll_interval
+
+    def _read_due_histories(self) -> None:
+        """Let the narrators whose run's history is due read it, longest waiting first, at
+        most `history_budget` per tick (the reads run beside the next pause)."""
+        due = [
+            waiter.narrator
+            for tracked in self._runs.values()
+            for waiter in tracked.waiters
+            if waiter.narrator is not None and waiter.narrator.history_due()
+        ]
+        due.sort(key=lambda narrator: narrator.last_read)
+        for narrator in due[: self.history_budget]:
+            narrator.read_history(self.client)
 
     def _expire(self, now: datetime) -> None:
         for tracked in list(self._runs.values()):
@@ -249,6 +268,8 @@ class RunPolling:
     async def _observe(self, tracked: Tracked, run: Run) -> None:
         tracked.last_run = run
         for waiter in list(tracked.waiters):
+            if waiter.narrator is not None:
+                waiter.narrator.seen(run, self.client)
             if waiter.last_status == run.status:
                 continue
             waiter.last_status = run.status

@@ -7,10 +7,13 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cyberdesk_core._listing import Fingerprint
 from cyberdesk_core.models import Run, RunStatus
+
+if TYPE_CHECKING:
+    from cyberdesk_core.narrator import RunNarrator
 
 __all__ = ["StatusCallback", "Tracked", "Waiter", "invoke"]
 
@@ -19,12 +22,13 @@ StatusCallback = Callable[[Run], Any]
 
 @dataclass(eq=False)
 class Waiter:
-    """One caller waiting for a run: its future, deadline and status callback."""
+    """One caller waiting for a run: its future, deadline, status callback and narrator."""
 
     future: asyncio.Future[Run]
     deadline: datetime | None
     callback: StatusCallback | None
     last_status: RunStatus | None = None
+    narrator: RunNarrator | None = None
 
 
 @dataclass(eq=False)

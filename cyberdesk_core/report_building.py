@@ -1,8 +1,8 @@
 """`build_run_report` / `abuild_run_report`: a `RunReport` from a finished run, written once as
 request steps (`_steps`) that the blocking and asyncio clients send.
 
-At most three kinds of request: the full run when the one given lacks its history (a run
-listed with `fields=`), the run's attachment list when it has files, and one signed URL per kept
+With `details=False`, none. Otherwise at most three kinds of request: the full run when the one
+given lacks its history (a run listed with `fields=`), the run's attachment list when it has files, and one signed URL per kept
 screenshot. A failure of any of them leaves that part of the report out (a missing name, a
 reference instead of a link): a report never turns a finished run into a failed task.
 """
@@ -68,15 +68,18 @@ def report_steps(
     run_url: str | None = None,
     expires_in: int = insight_endpoints.MAX_SIGNED_URL_SECONDS,
     secrets: Any = (),
+    details: bool = True,
 ) -> Steps[Any, RunReport]:
     """The request steps that build `run`'s report (see `build_run_report`)."""
     if last_steps < 0 or max_screenshots < 0:
         raise ConfigurationError("last_steps and max_screenshots must be >= 0.")
-    if run.run_message_history is None:
+    if not details:
+        sign_screenshots = False
+    if details and run.run_message_history is None:
         with contextlib.suppress(CyberdeskError):  # else the report goes without steps
             run = yield run_endpoints.get_run(run.id)
     attachments = _attachment_ids(run)
-    if attachments:
+    if attachments and details:
         try:
             page = yield resource_endpoints.attachment_list(run_id=run.id, limit=_MAX_ATTACHMENTS)
             names = {a.id: a.filename for a in page.items}
@@ -125,11 +128,15 @@ def build_run_report(
     max_screenshots: int = 3,
     machine_name: str | None = None,
     secrets: Any = (),
+    details: bool = True,
 ) -> RunReport:
     """The `RunReport` of a finished `run`: its last `last_steps` rendered steps, its last
     `max_screenshots` screenshots (signed when `sign_screenshots`), file names and usage.
     `machine_name` is shown next to the machine id when the caller knows it; `secrets` (e.g.
-    the `sensitive_input_values` the run was started with) are masked like the run's aliases."""
+    the `sensitive_input_values` the run was started with) are masked like the run's aliases.
+    `details=False` sends no request at all: the report holds what `run` carries (a listed run:
+    status, times, machine, session, error, file ids, usage; steps only if it has its history),
+    which is what a successful run needs."""
     steps = report_steps(
         run,
         last_steps=last_steps,
@@ -138,6 +145,7 @@ def build_run_report(
         machine_name=machine_name,
         run_url=client.run_url(run.id),
         secrets=secrets,
+        details=details,
     )
     return send_steps(client, steps)
 
@@ -151,6 +159,7 @@ async def abuild_run_report(
     max_screenshots: int = 3,
     machine_name: str | None = None,
     secrets: Any = (),
+    details: bool = True,
 ) -> RunReport:
     """Asyncio `build_run_report`."""
     steps = report_steps(
@@ -161,5 +170,6 @@ async def abuild_run_report(
         machine_name=machine_name,
         run_url=client.run_url(run.id),
         secrets=secrets,
+        details=details,
     )
     return await asend_steps(client, steps)

@@ -14,19 +14,23 @@ from typing import Any
 
 from cyberdesk_core.errors import ConfigurationError, RunCancelledError, RunFailedError
 from cyberdesk_core.models import Run, RunStatus
+from cyberdesk_core.run_names import RunNames, label
 
 __all__ = ["BulkSummary", "FailPolicy", "describe_run"]
 
 _MAX_ERROR_CHARS = 200
 
 
-def describe_run(run: Run) -> str:
-    """One-line human summary for logs, e.g. `run 1234 [error] workflow wf-1: boom; timeout`."""
-    parts = [f"run {run.id} [{run.status.value}] workflow {run.workflow_id}"]
+def describe_run(run: Run, names: RunNames | None = None) -> str:
+    """One-line human summary for logs, e.g. `run 1234 [error] workflow 'Export' (wf-1): boom`.
+
+    `names` (see `run_names`) puts the workflow's and machine's names before their ids."""
+    names = names or RunNames()
+    parts = [f"run {run.id} [{run.status.value}] workflow {label(names.workflow, run.workflow_id)}"]
     if run.session_alias:
         parts.append(f"alias {run.session_alias}")
     if run.machine_id:
-        parts.append(f"machine {run.machine_id}")
+        parts.append(f"machine {label(names.machine, run.machine_id)}")
     if run.started_at and run.ended_at:
         parts.append(f"took {(run.ended_at - run.started_at).total_seconds():.1f}s")
     line = ", ".join(parts)

@@ -48,6 +48,7 @@ from cyberdesk_core.shared_watchers import WatchCredentials, shared_watcher, wat
 
 if TYPE_CHECKING:
     from cyberdesk_core.models import Run
+    from cyberdesk_core.narrator import RunNarrator
     from cyberdesk_core.watcher import RunWatcher
 
 __all__ = [
@@ -138,6 +139,7 @@ class WatchHub(HubLoop):
         hints: RunHints | None,
         deadline: datetime | None,
         on_status_change: Callable[[Run], None],
+        narrator: RunNarrator | None = None,
     ) -> Run:
         """Wait (on the hub's loop) until `run_id` is terminal; see `RunWatcher.wait`.
 
@@ -164,6 +166,7 @@ class WatchHub(HubLoop):
                 created_at=hints.created_at,
                 deadline=deadline,
                 on_status_change=on_status_change,
+                narrator=narrator,
             )
         except CyberdeskError:
             raise

@@ -34,6 +34,7 @@ from cyberdesk_core.inputs import validate_timeouts
 if TYPE_CHECKING:
     from cyberdesk_core.aclient import AsyncCyberdeskClient
     from cyberdesk_core.models import Run
+    from cyberdesk_core.narrator import RunNarrator
 
 __all__ = ["DEFAULT_MAX_POLL_INTERVAL", "LIST_FIELDS", "RunWatcher", "StatusCallback"]
 
@@ -154,11 +155,13 @@ class RunWatcher(AsyncClosing, RunPolling):
         created_at: datetime | None = None,
         deadline: datetime | None = None,
         on_status_change: StatusCallback | None = None,
+        narrator: RunNarrator | None = None,
     ) -> Run:
         """Wait until `run_id` is terminal and return the full run (whatever its outcome).
 
         `workflow_id`/`session_id` + `created_at` let the run be polled with list calls
         together with others; the deadline raises RunTimeoutError with the last seen run.
+        `narrator` is shown every snapshot read and may read the history (see `narrator`).
         """
         if self._closed:
             raise CyberdeskError("This RunWatcher is closed; create a new one.")
@@ -172,7 +175,10 @@ class RunWatcher(AsyncClosing, RunPolling):
         if created_at is not None and tracked.created_at is None:
             tracked.created_at = as_aware(created_at)
         waiter = Waiter(
-            loop.create_future(), as_aware(deadline) if deadline else None, on_status_change
+            loop.create_future(),
+            as_aware(deadline) if deadline else None,
+            on_status_change,
+            narrator=narrator,
         )
         tracked.waiters.append(waiter)
         self._ensure_task(loop, waiter.deadline)

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from cyberdesk_emulator.behaviors import BEHAVIOR_BLOCK, Behavior, StepSpec, render
+from cyberdesk_emulator.billing import count_steps
 from cyberdesk_emulator.state import Run, new_id, utcnow
 from cyberdesk_emulator.wire import iso
 
@@ -119,6 +120,10 @@ async def perform_steps(
         if not skipped:
             skipped = await wait(share)
         run.run_message_history.extend(_step_items(run, number, spec, ctx))
+        # The execution side reports progress with the run (PATCH /v1/runs/{id}); the step
+        # counts are what a client can see change in a cheap list call.
+        agentic, cached = count_steps(run)
+        run.usage_metadata = {"total_agentic_steps": agentic, "total_cached_steps": cached}
     if not skipped:
         await wait(share)
 

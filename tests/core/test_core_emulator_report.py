@@ -80,3 +80,18 @@ async def test_async_report_of_an_emulator_run(emulator: Any) -> None:
         done = await await_run(client, created.id, poll_interval=0.05, timeout=30)
         report = await abuild_run_report(client, done)
     _check(report, created.id)
+
+
+def test_a_report_without_details_sends_no_request(emulator: Any) -> None:
+    with CyberdeskClient(emulator.api_key, base_url=emulator.url) as client:
+        created = client.runs.create(WORKFLOW)
+        wait_for_run(client, created.id, poll_interval=0.05, timeout=30)
+        listed = client.runs.list(workflow_id=WORKFLOW, fields=["usage_metadata", "ended_at"])
+        run = next(r for r in listed.items if r.id == created.id)
+        emulator.admin.reset_stats()
+        report = build_run_report(client, run, details=False)
+    assert emulator.admin.stats()["requests_by_route"] == {}
+    assert report.status == "success"
+    assert report.usage.runs == 1
+    assert report.usage.agentic_steps > 0
+    assert report.screenshots == []
