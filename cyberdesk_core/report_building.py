@@ -2,9 +2,10 @@
 request steps (`_steps`) that the blocking and asyncio clients send.
 
 With `details=False`, none. Otherwise at most three kinds of request: the full run when the one
-given lacks its history (a run listed with `fields=`), the run's attachment list when it has files, and one signed URL per kept
-screenshot. A failure of any of them leaves that part of the report out (a missing name, a
-reference instead of a link): a report never turns a finished run into a failed task.
+given lacks its history (a run listed with `fields=`), the run's attachment list when it has
+files, and one signed URL per kept screenshot. A failure of any of them leaves that part of the
+report out (a missing name, a reference instead of a link): a report never turns a finished run
+into a failed task.
 """
 
 from __future__ import annotations
