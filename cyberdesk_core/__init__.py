@@ -111,7 +111,7 @@ if TYPE_CHECKING:
     from cyberdesk_core.waiting import raise_for_run_status as raise_for_run_status
     from cyberdesk_core.waiting import wait_for_run as wait_for_run
 
-__version__ = "0.1.0"
+from cyberdesk_core._version import __version__ as __version__
 
 _LAZY: dict[str, str] = {
     "HistoryBlock": "cyberdesk_core.history",
