@@ -95,6 +95,7 @@ lock:
 			-o requirements/$$env.lock.txt || exit 1; \
 	done
 	uv pip compile requirements/cyberdesk-sdk.in --python-version 3.11 -o requirements/cyberdesk-sdk.lock.txt
+	uv pip compile requirements/browser.in --python-version 3.11 -o requirements/browser.lock.txt
 
 clean:
 	rm -rf .venvs .mypy_cache .ruff_cache .pytest_cache
