@@ -11,6 +11,8 @@ from html import unescape
 
 import httpx
 
+from cyberdesk_core import CyberdeskClient
+
 from .conftest import Api
 
 STEPS = [
@@ -26,7 +28,10 @@ MONTH = "2031-07-secret-month"
 
 
 def _page(api: Api, run_id: str) -> httpx.Response:
-    return httpx.get(f"{api.server.url}/dashboard/runs/{run_id}")
+    # The URL the engines link to (the Airflow extra link, the Prefect artifacts).
+    with CyberdeskClient(api_key=api.key, base_url=api.server.url) as client:
+        url = client.run_url(run_id)
+    return httpx.get(url)
 
 
 def _finished_run(api: Api, behavior: dict[str, object]) -> dict[str, object]:
