@@ -4,9 +4,11 @@ The page (``routes/dashboard.py``) renders a :class:`RunPageView`. Step lines co
 core renderer (``cyberdesk_core.steps_text``), which never shows typed text; every other text
 of the agent (its words, the error) is masked for the run's sensitive values (vault aliases and
 their plaintext, the machine's and pools' too) and for its input values, which the page never
-shows either. Screenshots and attachments are served through the emulator's key-less signed
-routes; their expiry is rounded up to a window so a refreshing page keeps the same URLs (the
-browser reuses the images it already has).
+shows either. The emulator writes no plaintext secret into a history (templates mask them); the
+mask also covers what a client wrote there while the vault still holds the values (the run's
+are forgotten when it ends). Screenshots and attachments are served through the emulator's
+key-less signed routes; their expiry is rounded up to a window so a refreshing page keeps the
+same URLs (the browser reuses the images it already has).
 """
 
 from __future__ import annotations

@@ -130,3 +130,45 @@ def test_unknown_run_is_a_404_page_with_the_id_escaped(api: Api) -> None:
     assert "&lt;img src=x" in odd.text
     live = httpx.get(f"{api.server.url}/dashboard/runs/{uuid.uuid4()}/live")
     assert live.status_code == 404
+
+
+def test_refreshes_keep_image_urls_and_send_only_the_steps_after_the_last_shown(api: Api) -> None:
+    run = _finished_run(api, {})
+    first, second = (_page(api, str(run["id"])).text for _ in range(2))
+    shots = re.findall(r'<img class="shot" src="([^"]+)"', first)
+    assert shots == re.findall(r'<img class="shot" src="([^"]+)"', second)
+    live = httpx.get(f"{api.server.url}/dashboard/runs/{run['id']}/live", params={"after": 3})
+    body = live.json()
+    assert body["terminal"] is True
+    assert body["step_count"] == 4
+    assert body["first"] == 2  # the last step shown comes again, then the new one
+    assert [re.findall(r'data-step="(\d+)"', s) for s in body["steps"]] == [["3"], ["4"]]
+
+
+def test_values_written_into_the_history_by_a_client_are_masked(api: Api) -> None:
+    # PATCH may write any history: plaintext secrets (the run's, the machine's) and inputs in it
+    # are still never shown. While the run is active, that is: once it ended, the emulator has
+    # forgotten the run's sensitive values (and writes none into a history itself).
+    workflow = api.workflow(behavior={"duration": 300})
+    api.machine(machine_sensitive_parameters={"vpn": "vpn-token-not-shown"})
+    run = api.run(
+        workflow_id=workflow["id"],
+        input_values={"month": MONTH},
+        sensitive_input_values={"password": SECRET},
+    )
+    api.wait(run["id"], {"running"})
+    said = f"Signing in with {SECRET} over vpn-token-not-shown for {MONTH}"
+    history = [
+        {"role": "assistant", "content": [{"type": "text", "text": said}]},
+        {"role": "assistant", "content": [{"type": "tool_use", "tool_name": "declare_task_failed",
+                                           "tool_input": {"reason": f"{MONTH} is locked"}}]},
+    ]  # fmt: skip
+    patch = {"run_message_history": history, "error": [f"{SECRET} rejected"]}
+    assert api.client.patch(f"/v1/runs/{run['id']}", json=patch).status_code == 200
+    text = _page(api, run["id"]).text
+    for forbidden in (SECRET, "vpn-token-not-shown", MONTH):
+        assert forbidden not in text
+    assert "says: Signing in with [secret] over [secret] for [input]" in text
+    assert "declared the task failed: [input] is locked" in text
+    assert "<li>[secret] rejected</li>" in text
+    api.client.patch(f"/v1/runs/{run['id']}", json={"status": "cancelled"})
