@@ -22,7 +22,7 @@ font-weight:500}td{padding:.15rem 0}
 #steps{padding-left:0;list-style:none}
 .step{background:#fff;border:1px solid #e1e4ea;border-radius:6px;padding:.5rem .8rem;
 margin:.5rem 0}.step time{color:#778;font-size:13px;margin-left:.5rem}
-.lines{margin:.3rem 0;padding-left:1.2rem}
+.line{margin:.3rem 0}
 .shot{max-width:20rem;border:1px solid #ccd;border-radius:4px;margin:.2rem .4rem 0 0}
 .errors li{color:#a52a1a;font-weight:500}
 """

@@ -92,8 +92,7 @@ def summary_html(view: RunPageView) -> str:
 
 
 def step_html(step: StepView) -> str:
-    """One timeline item: number, time, the agent's lines and its screenshots."""
-    lines = "".join(f"<li>{escape(line)}</li>" for line in step.lines) or "<li>(no action)</li>"
+    """One timeline item: number, time, what the agent did and its screenshots."""
     cached = ' <span class="tag">cached</span>' if step.cached else ""
     images = "".join(
         f'<a href="{escape(url)}" target="_blank" rel="noopener">'
@@ -105,7 +104,7 @@ def step_html(step: StepView) -> str:
     return (
         f'<li class="step" data-step="{step.number}"><div class="head">'
         f"<b>Step {step.number}</b>{cached} {when}</div>"
-        f'<ul class="lines">{lines}</ul>{images}</li>'
+        f'<p class="line">{escape(step.line)}</p>{images}</li>'
     )
 
 
@@ -118,16 +117,18 @@ def errors_html(view: RunPageView) -> str:
 
 
 def usage_html(view: RunPageView) -> str:
-    """Agentic and cached steps from ``usage_metadata`` (filled when the run ends)."""
+    """Agentic and cached steps from ``usage_metadata`` (counted so far while the run is active)."""
     usage = view.usage
     if not usage:
-        return "<p class='muted'>Counted when the run ends.</p>"
+        return "<p class='muted'>No steps counted yet.</p>"
     rows = [
         _row("Agentic steps", escape(str(usage.get("total_agentic_steps", 0)))),
         _row("Cached steps", escape(str(usage.get("total_cached_steps", 0)))),
-        _row("Billing", escape(str(usage.get("billing_outcome", "-")))),
     ]
-    return f"<table>{''.join(rows)}</table>"
+    if "billing_outcome" in usage:
+        rows.append(_row("Billing", escape(str(usage["billing_outcome"]))))
+    note = "" if view.terminal else "<p class='muted'>So far: the run is still active.</p>"
+    return f"<table>{''.join(rows)}</table>{note}"
 
 
 def _attachment_item(att: AttachmentView) -> str:

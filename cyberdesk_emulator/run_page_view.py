@@ -1,7 +1,8 @@
 """What the offline run page shows, gathered from the store: never inputs or secrets.
 
-The page (``routes/dashboard.py``) renders a :class:`RunPageView`. Step lines come from the
-core renderer (``cyberdesk_core.steps_text``), which never shows typed text; every other text
+The page (``routes/dashboard.py``) renders a :class:`RunPageView`. Each step's line comes from
+the core renderer (``cyberdesk_core.steps_text.render_agent_steps``: what the agent said and did
+in one assistant message, with its tool errors), which never shows typed text; every other text
 of the agent (its words, the error) is masked for the run's sensitive values (vault aliases and
 their plaintext, the machine's and pools' too) and for its input values, which the page never
 shows either. The emulator writes no plaintext secret into a history (templates mask them); the
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from cyberdesk_core.steps_text import SecretMask, render_steps
+from cyberdesk_core.steps_text import SecretMask, render_agent_steps
 from cyberdesk_emulator.agent_steps import IMAGE_PREFIX, parse_image_url
 from cyberdesk_emulator.execution import effective_secrets
 from cyberdesk_emulator.runtime import Emulator
@@ -37,11 +38,11 @@ ATTACHMENTS_PATH = "/_files/run-attachments"
 
 @dataclass(frozen=True)
 class StepView:
-    """One agent step: its human lines and the screenshots its tool answered with."""
+    """One agent step: its human line and the screenshots its tool answered with."""
 
     number: int
     timestamp: str | None
-    lines: list[str]
+    line: str
     screenshots: list[str]
     cached: bool
 
@@ -168,7 +169,8 @@ def build_steps(emu: Emulator, run: Run, mask: PageMask, expires: int) -> list[S
     """The run's timeline, one :class:`StepView` per agent step, oldest first."""
     steps = []
     for number, items in enumerate(_group(run.run_message_history or []), start=1):
-        lines = render_steps([_without_images(i) for i in items], mask=mask)
+        # The screenshots are shown as images, not as the renderer's "[screenshot N]" notes.
+        lines = render_agent_steps([_without_images(i) for i in items], mask=mask)
         screenshots = [
             url
             for item in items
@@ -180,7 +182,7 @@ def build_steps(emu: Emulator, run: Run, mask: PageMask, expires: int) -> list[S
             StepView(
                 number=number,
                 timestamp=str(first["timestamp"]) if first.get("timestamp") else None,
-                lines=lines,
+                line=" ".join(lines) or "(no action)",
                 screenshots=screenshots,
                 cached=bool(first.get("trajectory_id")),
             )
