@@ -25,6 +25,8 @@ typecheck: setup
 		scripts/demo/airflow_pipeline.py
 	.venvs/prefect/bin/mypy example_dags/prefect scripts/demo/prefect_pipeline.py
 	.venvs/airflow/bin/mypy tests/core tests/emulator
+	@scripts/setup-env.sh browser
+	.venvs/airflow/bin/mypy --python-executable .venvs/browser/bin/python tests/browser
 	.venvs/prefect/bin/mypy tests/core
 	.venvs/airflow/bin/mypy tests/airflow_harness.py tests/examples/airflow tests/reliability/airflow
 	.venvs/airflow/bin/mypy tests/reliability/core
