@@ -72,15 +72,17 @@ def describe_failure(run: Run) -> str:
     return f"{run.status}: {errors}"
 
 
-def raise_for_run(run: Run, *, what: str = "Cyberdesk run") -> Run:
+def raise_for_run(run: Run, *, what: str = "Cyberdesk run", details: str = "") -> Run:
     """Return ``run`` when it succeeded; raise :class:`CyberdeskRunFailedError` for any other end.
 
     ``task_failed``, ``error``, ``cancelled`` and statuses this version does not know all fail.
+    ``details`` (the run's report: last steps, screenshot links) is appended to the message.
     """
     if run.status == "success":
         return run
     raise CyberdeskRunFailedError(
-        f"{what} {run.id} (workflow {run.workflow_id}) ended with status {describe_failure(run)}",
+        f"{what} {run.id} (workflow {run.workflow_id}) ended with status {describe_failure(run)}"
+        + details,
         run_id=run.id,
         status=str(run.status),
         errors=run.error,

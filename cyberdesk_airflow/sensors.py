@@ -32,6 +32,8 @@ class CyberdeskRunSensor(BaseSensorOperator):
     :param poke_interval: Seconds between checks (all modes).
     :param timeout: Seconds before the sensor fails (all modes); a deferred sensor also stops at
         ``execution_timeout``.
+    :param live_steps: Deferred, write the run's new agent steps to the task log while it runs
+        (poke and reschedule modes log its status at each poke).
     """
 
     template_fields = ("run_id", "cyberdesk_conn_id")
@@ -44,9 +46,11 @@ class CyberdeskRunSensor(BaseSensorOperator):
         run_id: str,
         cyberdesk_conn_id: str = CyberdeskHook.default_conn_name,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        live_steps: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.live_steps = live_steps
         self.run_id = run_id
         self.cyberdesk_conn_id = cyberdesk_conn_id
         self.deferrable = deferrable
@@ -90,6 +94,7 @@ class CyberdeskRunSensor(BaseSensorOperator):
                 poll_interval=float(self.poke_interval),
                 deadline=deadline.isoformat(),
                 cancel_on_kill=False,
+                live_steps=self.live_steps,
             ),
             method_name="execute_complete",
             timeout=None,

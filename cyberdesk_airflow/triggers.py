@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,8 +19,8 @@ from cyberdesk_airflow._shared_watch import shared_credentials
 from cyberdesk_airflow.hooks import CyberdeskHook
 from cyberdesk_core.errors import CyberdeskError, RunError, RunTimeoutError
 from cyberdesk_core.models import Run
+from cyberdesk_core.narrator import RunNarrator
 from cyberdesk_core.shared_watchers import SharedWatcherSource
-from cyberdesk_core.summaries import describe_run
 from cyberdesk_core.watcher import RunWatcher
 
 #: Event statuses: all runs succeeded / at least one failed / deadline passed / waiting broke.
@@ -44,6 +44,8 @@ _EVENT_RUN_FIELDS = (
     "output_data",
     "input_attachment_ids",
     "output_attachment_ids",
+    # Step counts: the run's usage in the task's report, with no request for a successful run.
+    "usage_metadata",
 )
 
 #: Seconds the trigger's ``on_kill`` may spend cancelling runs.
@@ -94,6 +96,9 @@ async def collect_runs(
     created_at: datetime | None = None,
     log: Any = None,
     finished: set[str] | None = None,
+    live_steps: bool = True,
+    labels: Mapping[str, str] | None = None,
+    secrets: Any = (),
 ) -> dict[str, Any]:
     """Wait until every run is terminal or the deadline passes; return an event payload.
 
@@ -102,17 +107,33 @@ async def collect_runs(
     watcher, or a callable handing one out (see
     ``cyberdesk_core.shared_watchers.SharedWatcherSource``), called by each wait right before it
     registers.
+
+    With ``log``, each run gets a ``RunNarrator`` writing its status changes (with workflow and
+    machine names) and, with ``live_steps``, its new agent steps to ``log``; ``labels`` names a
+    run in step lines (a chain step's alias), ``secrets`` are values masked in every line.
     """
 
     # The watcher calls back from its own polling task, whose context is that of whichever trigger
     # started it; run the callback in this wait's context, where Airflow binds the task's log.
     context = contextvars.copy_context()
 
+    def narrator_of(run_id: str) -> RunNarrator | None:
+        if log is None:
+            return None
+        # Made here, in the wait's context, so that its lines reach the task's log.
+        return RunNarrator(
+            lambda line: log.info("%s", line),
+            live_steps=live_steps,
+            label=(labels or {}).get(run_id),
+            secrets=secrets,
+        )
+
+    narrators = {run_id: narrator_of(run_id) for run_id in run_ids}
+
     def record(run: Run) -> None:
+        # Status lines are the narrators'; this keeps the trigger's list of ended runs.
         if finished is not None and run.is_terminal:
             finished.add(run.id)
-        if log is not None:
-            log.info("Cyberdesk %s", describe_run(run))
 
     def on_change(run: Run) -> None:
         context.run(record, run)
@@ -129,6 +150,7 @@ async def collect_runs(
                 created_at=created_at,
                 deadline=deadline,
                 on_status_change=on_change,
+                narrator=narrators.get(run_id),
             )
         except RunTimeoutError as exc:
             return exc.run, True
@@ -181,6 +203,10 @@ class CyberdeskRunTrigger(BaseTrigger):
     :param reattached_run_ids: Runs an earlier try created that this task reattached to; echoed
         in the event (``reattached_run_ids``) for the operator, which defers without keeping
         state of its own.
+    :param live_steps: Write each run's new agent steps to the task log while it runs (status
+        changes are written either way, with workflow and machine names).
+    :param run_labels: ``{run_id: label}`` naming runs in step lines (a chain step's alias);
+        runs not named are shown by id. Labels are aliases, never secrets.
     """
 
     def __init__(
@@ -196,6 +222,8 @@ class CyberdeskRunTrigger(BaseTrigger):
         created_at: str | None = None,
         cancel_on_kill: bool = True,
         reattached_run_ids: Sequence[str] | None = None,
+        live_steps: bool = True,
+        run_labels: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         ids = list(run_ids or [])
@@ -212,6 +240,8 @@ class CyberdeskRunTrigger(BaseTrigger):
         self.created_at = created_at
         self.cancel_on_kill = cancel_on_kill
         self.reattached_run_ids = list(reattached_run_ids or [])
+        self.live_steps = live_steps
+        self.run_labels = dict(run_labels or {})
         self._finished: set[str] = set()
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -220,7 +250,13 @@ class CyberdeskRunTrigger(BaseTrigger):
             {"run_id": self.run_ids[0]} if len(self.run_ids) == 1 else {"run_ids": self.run_ids}
         )
         # Only when set, so that the kwargs of an ordinary wait stay as they always were.
-        extra = {"reattached_run_ids": self.reattached_run_ids} if self.reattached_run_ids else {}
+        extra: dict[str, Any] = (
+            {"reattached_run_ids": self.reattached_run_ids} if self.reattached_run_ids else {}
+        )
+        if not self.live_steps:
+            extra["live_steps"] = False
+        if self.run_labels:
+            extra["run_labels"] = self.run_labels
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
             {
@@ -252,6 +288,8 @@ class CyberdeskRunTrigger(BaseTrigger):
             created_at=_parse(self.created_at),
             log=self.log,
             finished=self._finished,
+            live_steps=self.live_steps,
+            labels=self.run_labels,
         )
         if self.reattached_run_ids:
             event[EVENT_REATTACHED] = list(self.reattached_run_ids)

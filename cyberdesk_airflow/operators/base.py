@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from cyberdesk_airflow._compat import Context
     from cyberdesk_airflow.hooks import CyberdeskHook
     from cyberdesk_core import Run
+    from cyberdesk_core.run_report import RunReport
 
 #: Seconds ``on_kill`` and the timeout path may spend per cancel request.
 CANCEL_REQUEST_TIMEOUT = 10.0
@@ -43,7 +44,20 @@ class CyberdeskWaitingOperator(BaseOperator):
         False: a retry takes a succeeded run's outputs and redoes only the work after it (a second
         execution could post a journal twice). On Airflow 3.3+ a person's clear of the task is
         recognised as a deliberate re-run without this flag (docs/guarantees.md).
+    :param live_steps: While waiting, write each run's new agent steps to the task log as they
+        happen (one line per step, e.g. ``Cyberdesk run <id> step 4: clicked 'Export' (tool
+        computer.left_click)``); False writes only the status changes and reads no history.
+
+    Every finished run gets a report (status, times, usage; for a run that did not succeed also
+    its error, last steps and signed screenshot links, written to the task log and quoted in the
+    exception). XCom ``cyberdesk_usage`` holds the agent steps the task's runs used; the reports
+    themselves go under the key the subclass names (``cyberdesk_report`` or
+    ``cyberdesk_reports``). They never contain inputs or secrets.
     """
+
+    #: Whether the task's runs are reported together (bulk, chain: ``cyberdesk_reports`` and a
+    #: usage line) or as one run (``cyberdesk_report``).
+    reports_many_runs = False
 
     operator_extra_links = (CyberdeskRunLink(),)
     ui_color = "#e9e4ff"
@@ -57,6 +71,7 @@ class CyberdeskWaitingOperator(BaseOperator):
         poll_interval: float = 5.0,
         timeout: float | timedelta | None = None,
         rerun_succeeded: bool = False,
+        live_steps: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -73,6 +88,8 @@ class CyberdeskWaitingOperator(BaseOperator):
         self.poll_interval = poll_interval
         self.timeout = timeout
         self.rerun_succeeded = rerun_succeeded
+        self.live_steps = live_steps
+        self._reports: dict[str, RunReport] = {}
         self._active_run_ids: list[str] = []
         self._cancelled_run_ids: set[str] = set()
 
@@ -96,6 +113,26 @@ class CyberdeskWaitingOperator(BaseOperator):
         from cyberdesk_airflow._tries import record_try
 
         record_try(context, self.log)
+
+    # -- secrets and reports --------------------------------------------------------------------
+
+    def task_secrets(self) -> Any:
+        """The plaintext secrets this task sends (masked in step lines and reports); none here."""
+        return ()
+
+    def _masked_values(self) -> Any:
+        try:
+            return self.task_secrets()
+        except Exception as exc:  # e.g. a Variable gone: nothing to mask beats a lost outcome
+            self.log.warning("Could not read the task's sensitive inputs to mask them: %s", exc)
+            return ()
+
+    def failure_details(self, runs: Sequence[Run]) -> str:
+        """The error, last steps and screenshot links of ``runs`` for an exception message."""
+        from cyberdesk_airflow._reports import failure_details
+
+        reports = getattr(self, "_reports", {})
+        return failure_details(reports.get(run.id) for run in runs)
 
     # -- waiting ------------------------------------------------------------------------------
 
@@ -123,11 +160,13 @@ class CyberdeskWaitingOperator(BaseOperator):
         workflow_id: str | None = None,
         session_id: str | None = None,
         reattached_run_ids: Sequence[str] = (),
+        labels: Mapping[str, str] | None = None,
     ) -> Any:
         """Finish at once if every run ended, else defer or wait here; return the task result.
 
         ``reattached_run_ids`` (runs an earlier try created) travel with the event to
-        ``execute_complete``, through the trigger when deferring.
+        ``execute_complete``, through the trigger when deferring. ``labels`` name runs in the
+        step lines (``{run_id: label}``, e.g. a chain step's alias; by id otherwise).
         """
         from cyberdesk_airflow.triggers import CyberdeskRunTrigger, make_event, outcome_of
 
@@ -149,13 +188,17 @@ class CyberdeskWaitingOperator(BaseOperator):
                     session_id=session_id,
                     created_at=created_at.isoformat(),
                     reattached_run_ids=list(reattached_run_ids) or None,
+                    live_steps=self.live_steps,
+                    run_labels=labels,
                 ),
                 method_name="execute_complete",
                 # The trigger enforces the deadline itself and reports it, so the runs get
                 # cancelled; a framework timeout would fail the task and leave them running.
                 timeout=None,
             )
-        event = asyncio.run(self._collect_in_worker(deadline, workflow_id, session_id, created_at))
+        event = asyncio.run(
+            self._collect_in_worker(deadline, workflow_id, session_id, created_at, labels)
+        )
         return self.execute_complete(context, {**event, **reattached})
 
     async def _collect_in_worker(
@@ -164,6 +207,7 @@ class CyberdeskWaitingOperator(BaseOperator):
         workflow_id: str | None,
         session_id: str | None,
         created_at: datetime,
+        labels: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         from cyberdesk_airflow.triggers import collect_runs
         from cyberdesk_core.watcher import RunWatcher
@@ -180,6 +224,9 @@ class CyberdeskWaitingOperator(BaseOperator):
                 session_id=session_id,
                 created_at=created_at,
                 log=self.log,
+                live_steps=self.live_steps,
+                labels=labels,
+                secrets=self._masked_values(),
             )
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
@@ -199,7 +246,14 @@ class CyberdeskWaitingOperator(BaseOperator):
                 f"Cyberdesk runs did not finish in time and were cancelled: {', '.join(pending)}",
                 run_ids=pending,
             )
+        self._report(context, runs)
         return self.complete(context, runs)
+
+    def _report(self, context: Context, runs: Sequence[Run]) -> None:
+        from cyberdesk_airflow._reports import build_reports, push_reports
+
+        self._reports = build_reports(self.hook, runs, secrets=self._masked_values(), log=self.log)
+        push_reports(context, runs, self._reports, many=self.reports_many_runs, log=self.log)
 
     @abstractmethod
     def complete(self, context: Context, runs: list[Run]) -> Any:

@@ -36,7 +36,15 @@ class CyberdeskBulkRunOperator(CyberdeskWaitingOperator):
     :param start_session: Start one new session for all runs.
     :param is_priority: Assign machines before non-priority runs.
     :param fail_on: ``"any"``, ``"all"`` or ``"never"``.
+    :param live_steps: Write each run's new agent steps to the task log while it runs (named by
+        run id).
+
+    Each run's report goes to XCom ``cyberdesk_reports`` (a list in run order; failed runs with
+    error, last steps and screenshot links), the summed agent steps to ``cyberdesk_usage`` and
+    to the task log (``Cyberdesk usage: ...``).
     """
+
+    reports_many_runs = True
 
     template_fields = (
         "workflow_id",
@@ -136,6 +144,13 @@ class CyberdeskBulkRunOperator(CyberdeskWaitingOperator):
             return None
         return self.wait_for_runs(context, runs, workflow_id=self.workflow_id)
 
+    def task_secrets(self) -> Any:
+        """The sensitive input values (literal and from Variables), masked in lines and reports."""
+        return (
+            resolve_sensitive_inputs(self.sensitive_input_values, self.sensitive_input_variables)
+            or ()
+        )
+
     def _reconcile_earlier_batch(
         self, client: CyberdeskClient, runs: list[Run], context: Context, request: dict[str, Any]
     ) -> list[Run]:
@@ -175,7 +190,7 @@ class CyberdeskBulkRunOperator(CyberdeskWaitingOperator):
         try:
             FailPolicy.parse(self.fail_on, "fail_on").check(summary)
         except RunError as exc:
-            raise CyberdeskBulkRunFailedError(
-                str(exc), failed_run_ids=summary.failed_ids + summary.cancelled_ids
-            ) from exc
+            failed = summary.failed_ids + summary.cancelled_ids
+            details = self.failure_details([run for run in runs if run.id in set(failed)])
+            raise CyberdeskBulkRunFailedError(str(exc) + details, failed_run_ids=failed) from exc
         return summary.to_dict()

@@ -64,7 +64,15 @@ class CyberdeskChainOperator(CyberdeskWaitingOperator):
     :param pool_ids: Pools for a new session (templated).
     :param session_id: Run the chain in this existing session (templated).
     :param is_priority: Assign a machine before non-priority runs.
+    :param live_steps: Write each step's new agent steps to the task log while it runs (named
+        by the step's alias).
+
+    Each step's report goes to XCom ``cyberdesk_reports`` (a list in step order; a failed step
+    with error, last steps and screenshot links), the summed agent steps to ``cyberdesk_usage``
+    and to the task log (``Cyberdesk usage: ...``).
     """
+
+    reports_many_runs = True
 
     template_fields = (
         "steps",
@@ -152,6 +160,11 @@ class CyberdeskChainOperator(CyberdeskWaitingOperator):
             self.shared_sensitive_inputs, self.shared_sensitive_input_variables
         )
 
+    def task_secrets(self) -> Any:
+        """Shared and per-step sensitive inputs, masked in step lines and reports."""
+        steps = [dict(values) for values in (self.step_sensitive_inputs or {}).values()]
+        return [self._shared_secrets() or {}, *steps]
+
     def _resume_earlier_chain(
         self, client: CyberdeskClient, session_id: str, runs: list[Run], context: Context
     ) -> list[Run]:
@@ -218,7 +231,14 @@ class CyberdeskChainOperator(CyberdeskWaitingOperator):
             return None
         # A resumed chain spans two sessions: no session hint, each run is watched by its id.
         one_session = len({run.session_id for run in runs}) == 1
-        return self.wait_for_runs(context, runs, session_id=session_id if one_session else None)
+        # Step lines name each run by its step's alias; a resumed chain keeps the steps' order.
+        labels = {
+            run.id: step_name(step, index)
+            for index, (run, step) in enumerate(zip(runs, self.steps, strict=False))
+        }
+        return self.wait_for_runs(
+            context, runs, session_id=session_id if one_session else None, labels=labels
+        )
 
     def complete(self, context: Context, runs: list[Run]) -> dict[str, Any]:
         """Map step aliases to outputs, or fail naming the first step that did not succeed."""
@@ -231,7 +251,7 @@ class CyberdeskChainOperator(CyberdeskWaitingOperator):
             if run.status != "success":
                 raise CyberdeskChainStepFailedError(
                     f"Cyberdesk chain step {name!r} (run {run.id}) ended with status "
-                    f"{describe_failure(run)}",
+                    f"{describe_failure(run)}" + self.failure_details([run]),
                     step=name,
                     run_id=run.id,
                     status=str(run.status),

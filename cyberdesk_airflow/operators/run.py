@@ -92,6 +92,10 @@ class CyberdeskRunOperator(CyberdeskWaitingOperator):
     :param is_priority: Assign a machine before non-priority runs.
     :param download_attachments_to: Folder (``ObjectStoragePath`` or URI) for the run's output
         attachments after success (templated).
+    :param live_steps: Write the run's new agent steps to the task log while it runs.
+
+    The run's report goes to XCom ``cyberdesk_report`` (status, times, usage; for a failed run
+    also error, last steps and screenshot links), its agent steps to ``cyberdesk_usage``.
     """
 
     template_fields = (
@@ -186,6 +190,13 @@ class CyberdeskRunOperator(CyberdeskWaitingOperator):
             reattached_run_ids=[run.id] if reattached else (),
         )
 
+    def task_secrets(self) -> Any:
+        """The sensitive input values (literal and from Variables), masked in lines and reports."""
+        return (
+            resolve_sensitive_inputs(self.sensitive_input_values, self.sensitive_input_variables)
+            or ()
+        )
+
     def _reconcile_earlier_try(
         self, client: CyberdeskClient, run: Run, context: Context, request: dict[str, Any]
     ) -> tuple[Run, bool]:
@@ -266,7 +277,7 @@ class CyberdeskRunOperator(CyberdeskWaitingOperator):
         """Fail unless the run succeeded; fetch attachments; return ``output_data``."""
         from cyberdesk_airflow.operators.attachments import download_attachments, list_attachments
 
-        run = raise_for_run(runs[0])
+        run = raise_for_run(runs[0], details=self.failure_details(runs[:1]))
         if run.output_attachment_ids or self.download_attachments_to is not None:
             with self.hook.get_client() as client:
                 attachments = list_attachments(client, run.id, "output")
