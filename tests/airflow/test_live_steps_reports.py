@@ -93,9 +93,11 @@ def test_steps_appear_while_the_run_goes_on_with_names(
     texts = [text for _, text in lines]
     assert any("clicked 'Export' (tool computer.left_click)" in text for text in texts), texts
     status = next(text for text in texts if re.search(rf"{run_id} \[running\]", text))
-    assert "workflow 'Month-end export'" in status and "machine 'desk-" in status
+    assert "workflow 'Month-end export'" in status
+    assert "machine 'desk-" in status
     report = xcom(dr, "run", "cyberdesk_report")
-    assert report["status"] == "success" and report["usage"]["agentic_steps"] == len(STEPS)
+    assert report["status"] == "success"
+    assert report["usage"]["agentic_steps"] == len(STEPS)
     assert xcom(dr, "run", "cyberdesk_usage")["agentic_steps"] == len(STEPS)
     assert SECRET not in output + json.dumps(report)
 
@@ -130,7 +132,8 @@ def test_listed_runs_read_history_only_with_live_steps(
         assert {run_id for run_id in bulk_ids if f"Cyberdesk run {run_id} step " in str(steps)}
         assert history_reads >= 1
     else:
-        assert not steps and history_reads == 0
+        assert not steps
+        assert history_reads == 0
     assert any("[success] workflow 'quiet'" in text for text in texts), texts
     assert xcom(dr, "bulk", "cyberdesk_usage")["agentic_steps"] == 2 * len(STEPS)
 
@@ -165,12 +168,15 @@ def test_task_failed_names_the_reason_with_a_screenshot_that_downloads(
     assert report["status"] == "task_failed"
     assert any(reason in step for step in report["last_steps"]), report
     links = [shot["signed_url"] for shot in report["screenshots"] if shot["signed_url"]]
-    assert links and all(link in output for link in links[-1:])
+    assert links
+    assert all(link in output for link in links[-1:])
     # The exception message (logged with the failure) carries the reason and the link too.
     exception_text = output[output.index("CyberdeskRunFailedError") :]
-    assert reason in exception_text and links[-1] in exception_text
+    assert reason in exception_text
+    assert links[-1] in exception_text
     png = httpx.get(links[-1], follow_redirects=True)
-    assert png.status_code == 200 and png.content.startswith(PNG_SIGNATURE)
+    assert png.status_code == 200
+    assert png.content.startswith(PNG_SIGNATURE)
     assert SECRET not in output + json.dumps(report)
 
 
@@ -214,9 +220,11 @@ def test_failed_bulk_reports_every_run_and_quotes_the_failure(
     dr = run_dag(dag)
     assert dr.state == "failed"
     reports = xcom(dr, "bulk", "cyberdesk_reports")
-    assert len(reports) == 3 and {r["status"] for r in reports} == {"task_failed"}
+    assert len(reports) == 3
+    assert {r["status"] for r in reports} == {"task_failed"}
     assert all(r["screenshots"][-1]["signed_url"] for r in reports)
     assert xcom(dr, "bulk", "cyberdesk_usage")["runs"] == 3
     output = printed()
     exception_text = output[output.index("CyberdeskBulkRunFailedError") :]
-    assert reason in exception_text and "screenshot " in exception_text
+    assert reason in exception_text
+    assert "screenshot " in exception_text
