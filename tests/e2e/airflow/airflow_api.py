@@ -182,6 +182,32 @@ class AirflowApi:
         """Create a Variable in the metadata DB (``POST /variables``)."""
         self._json("POST", "/variables", json={"key": key, "value": value})
 
+    # -- task logs ----------------------------------------------------------------------------
+
+    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> str:
+        """The text of one try's task log as the UI shows it (trigger lines of a deferred try
+        included), one line per entry; an exception follows its entry as ``Type: message``."""
+        body = self._json(
+            "GET",
+            f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}",
+            params={"full_content": "true"},
+            headers={"Accept": "application/json"},
+        )
+        content = body.get("content") if isinstance(body, dict) else body
+        if isinstance(content, str):
+            return content
+        lines = []
+        for entry in content or []:
+            if not isinstance(entry, dict):
+                lines.append(str(entry))
+                continue
+            lines.append(f"{entry.get('timestamp', '')} {entry.get('event', '')}".strip())
+            # A failure's entry carries the exception apart: its type and message as the UI
+            # shows them.
+            for error in entry.get("error_detail") or []:
+                lines.append(f"{error.get('exc_type')}: {error.get('exc_value')}")
+        return "\n".join(lines)
+
     # -- XCom ---------------------------------------------------------------------------------
 
     def xcom(
