@@ -4,7 +4,8 @@ Started by the demo driver in its own process group, with the Cyberdesk connecti
 ``AIRFLOW_CONN_CYBERDESK_DEFAULT`` and the example settings in ``CYBERDESK_*`` variables. It
 migrates a fresh metadata database in the temporary AIRFLOW_HOME it is given, runs the DAG, reports
 task state changes as progress events while the DAG runs, and writes a JSON report of the
-Cyberdesk runs, the downloaded files and the validation result.
+Cyberdesk runs, the downloaded files, the validation result and what the month-end close cost in
+agent steps (the chain's ``cyberdesk_usage`` XCom).
 
     python airflow_pipeline.py --home DIR --events FILE --report FILE
 """
@@ -163,7 +164,18 @@ def collect(dag_run: Any) -> dict[str, Any]:
         "session_id": xcom(dag_run, "close_the_books", key="session_id"),
         "files": files,
         "validation": xcom(dag_run, "validate_totals"),
+        # What the month-end close cost in agent steps, summed over the chain's runs.
+        "usage": xcom(dag_run, "close_the_books", key="cyberdesk_usage"),
     }
+
+
+def describe_cost(usage: dict[str, Any] | None) -> str:
+    """``month-end cost: 12 agent steps (3 cached) over 3 runs`` (or that it is unknown)."""
+    if not usage:
+        return "month-end cost: unknown (no usage reported)"
+    from cyberdesk_core.usage import RunUsage
+
+    return f"month-end cost: {RunUsage.model_validate(usage).describe()}"
 
 
 def failure_message(dag_run: Any) -> str:
@@ -208,6 +220,7 @@ def main() -> int:
         finally:
             watcher.stop()
         report.update(collect(dag_run))
+        events.emit(describe_cost(report["usage"]))
         report["ok"] = str(dag_run.state) == "success"
         if not report["ok"]:
             report["error"] = failure_message(dag_run)
