@@ -16,6 +16,7 @@ from cyberdesk_airflow.triggers import (
     CyberdeskRunTrigger,
     runs_from_event,
 )
+from cyberdesk_core import Run
 
 
 class CyberdeskRunSensor(BaseSensorOperator):
@@ -23,8 +24,9 @@ class CyberdeskRunSensor(BaseSensorOperator):
 
     Works in ``poke`` and ``reschedule`` mode (``mode=...``) and deferred (``deferrable=True``,
     waiting in the triggerer). The run failing (``task_failed``, ``error``, ``cancelled`` or an
-    unknown terminal status) fails the task with the run's errors. The sensor only watches: it
-    never cancels the run, also not on timeout.
+    unknown terminal status) fails the task with the run's errors, last steps and screenshot
+    links; the run's report goes to XCom ``cyberdesk_report`` (and its usage to
+    ``cyberdesk_usage``). The sensor only watches: it never cancels the run, also not on timeout.
 
     :param run_id: Run to wait for (templated).
     :param cyberdesk_conn_id: Cyberdesk connection id.
@@ -74,7 +76,16 @@ class CyberdeskRunSensor(BaseSensorOperator):
         self.log.info("Cyberdesk run %s is %s", run.id, run.status)
         if not run.is_terminal:
             return PokeReturnValue(is_done=False)
-        return PokeReturnValue(is_done=True, xcom_value=raise_for_run(run).output_data)
+        return PokeReturnValue(is_done=True, xcom_value=self._finish(context, run))
+
+    def _finish(self, context: Context, run: Run) -> Any:
+        """Report the ended run (XCom ``cyberdesk_report``; a failure's details in the log and
+        the exception) and return its ``output_data``, or raise."""
+        from cyberdesk_airflow._reports import build_reports, failure_details, push_reports
+
+        reports = build_reports(self.hook, [run], secrets=(), log=self.log)
+        push_reports(context, [run], reports, many=False, log=self.log)
+        return raise_for_run(run, details=failure_details(reports.values())).output_data
 
     def execute(self, context: Context) -> Any:
         """Poke once; when the run is still going and ``deferrable``, hand over to the trigger."""
@@ -111,4 +122,4 @@ class CyberdeskRunSensor(BaseSensorOperator):
                 f"Cyberdesk run {self.run_id} did not finish within the sensor timeout",
                 run_ids=[self.run_id],
             )
-        return raise_for_run(runs_from_event(event)[0]).output_data
+        return self._finish(context, runs_from_event(event)[0])

@@ -19,6 +19,8 @@ from conftest import behavior_prompt
 from cyberdesk_airflow.operators.bulk import CyberdeskBulkRunOperator
 from cyberdesk_airflow.operators.chain import CyberdeskChainOperator
 from cyberdesk_airflow.operators.run import CyberdeskRunOperator
+from cyberdesk_airflow.sensors import CyberdeskRunSensor
+from cyberdesk_airflow.triggers import CyberdeskRunTrigger
 
 POLL = 0.2
 SECRET = "hunter2-" + uuid.uuid4().hex[:8]
@@ -228,3 +230,43 @@ def test_failed_bulk_reports_every_run_and_quotes_the_failure(
     exception_text = output[output.index("CyberdeskBulkRunFailedError") :]
     assert reason in exception_text
     assert "screenshot " in exception_text
+
+
+def test_trigger_carries_live_steps_and_labels_but_no_secret(emulator: Any) -> None:
+    trigger = CyberdeskRunTrigger(
+        run_ids=["r1", "r2"], live_steps=False, run_labels={"r1": "export", "r2": "import"}
+    )
+    classpath, kwargs = trigger.serialize()
+    assert kwargs["live_steps"] is False
+    assert kwargs["run_labels"] == {"r1": "export", "r2": "import"}
+    assert emulator.api_key not in json.dumps(kwargs)
+    rebuilt = CyberdeskRunTrigger(**json.loads(json.dumps(kwargs)))
+    assert rebuilt.serialize() == (classpath, kwargs)
+    # An ordinary wait's kwargs stay as they were before live steps existed.
+    plain = CyberdeskRunTrigger(run_id="r1").serialize()[1]
+    assert "live_steps" not in plain
+    assert "run_labels" not in plain
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["poke", "deferred"])
+def test_sensor_reports_a_failed_run(
+    deferrable: bool, make_workflow: Any, client: Any, run_dag: Any, xcom: Any, printed: Any
+) -> None:
+    reason = "Login refused"
+    workflow = make_workflow(
+        {"duration": 100, "steps": STEPS[:2], "outcome": "task_failed", "error_message": reason}
+    )
+    run = client.runs.create(workflow)
+    with new_dag("sensor_report") as dag:
+        CyberdeskRunSensor(
+            task_id="wait", run_id=run.id, poke_interval=POLL, timeout=60, deferrable=deferrable
+        )
+    dr = run_dag(dag)
+    assert dr.state == "failed"
+    report = xcom(dr, "wait", "cyberdesk_report")
+    assert report["status"] == "task_failed"
+    assert report["screenshots"][-1]["signed_url"]
+    output = printed()
+    exception_text = output[output.index("CyberdeskRunFailedError") :]
+    assert reason in exception_text
+    assert report["screenshots"][-1]["signed_url"] in exception_text
