@@ -4,9 +4,10 @@ A log line that says ``workflow 'Month-end export'`` and ``machine 'FIN-DESK-01'
 better at 3 a.m. than two UUIDs. Names rarely change, so the first id of a kind not known yet
 lists that kind (`GET /v1/machines`, `GET /v1/workflows`, up to `MAX_PAGES` pages of
 `PAGE_SIZE`): one request names every machine of the organization, however many runs are
-watched. The names are kept `NAME_TTL` seconds; an id still unknown (a machine added since, a
-workflow the key cannot list) lists again at most every `FAILED_TTL` seconds, so a broken
-lookup never costs a request per log line. Lookups never raise: a line without a name still
+watched. The names are kept `NAME_TTL` seconds. An id not in the listing (a workflow created
+since) lists the kind again if the listing is older than `RELIST_AFTER` seconds; an id found
+missing that way is not looked for again for `FAILED_TTL` seconds, so a broken lookup never
+costs a request per log line. Lookups never raise: a line without a name still
 carries the id.
 """
 
@@ -27,8 +28,10 @@ __all__ = ["FAILED_TTL", "NAMES", "NAME_TTL", "NameBook", "RunNames", "label"]
 
 #: Seconds listed names are kept.
 NAME_TTL = 3600.0
-#: Seconds before an id that was not found makes its kind be listed again.
+#: Seconds an id missing from a fresh listing is taken as "no name".
 FAILED_TTL = 300.0
+#: Seconds a listing must be old before an unknown id makes its kind be listed again.
+RELIST_AFTER = 30.0
 #: Seconds a listing may take before the line goes out without the name.
 LOOKUP_TIMEOUT = 10.0
 PAGE_SIZE = 100
@@ -55,10 +58,10 @@ class NameBook:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        #: (base URL, kind) -> (id -> name, expiry of the listing).
-        self._listed: dict[tuple[str, str], tuple[dict[str, str], float]] = {}
-        #: (base URL, kind) -> when an id was last missing from the listing.
-        self._missed: dict[tuple[str, str], float] = {}
+        #: (base URL, kind) -> (id -> name, when listed, expiry of the listing).
+        self._listed: dict[tuple[str, str], tuple[dict[str, str], float, float]] = {}
+        #: (base URL, kind, id) -> when the id was found missing from a fresh listing.
+        self._missing: dict[tuple[str, str, str], float] = {}
         self._pending: dict[tuple[str, str], asyncio.Task[dict[str, str]]] = {}
         #: Listing requests sent (for diagnostics and tests).
         self.listings = 0
@@ -66,12 +69,14 @@ class NameBook:
     def cached(self, base_url: str, kind: str, identifier: str) -> tuple[bool, str | None]:
         """``(known, name)`` without any request; known is False when a listing is due."""
         now = self._clock()
-        names, expires = self._listed.get((base_url, kind), ({}, 0.0))
+        names, listed_at, expires = self._listed.get((base_url, kind), ({}, 0.0, 0.0))
         if expires > now and identifier in names:
             return True, names[identifier]
-        missed = self._missed.get((base_url, kind))
-        if expires > now and missed is not None and now - missed < FAILED_TTL:
+        missing = self._missing.get((base_url, kind, identifier))
+        if missing is not None and now - missing < FAILED_TTL:
             return True, None
+        if expires > now and now - listed_at < RELIST_AFTER:
+            return True, None  # listed a moment ago: listing again would not find it either
         return False, None
 
     def cached_names(
@@ -112,13 +117,14 @@ class NameBook:
             task = self._pending[key] = asyncio.ensure_future(self._list(client, kind))
         try:
             names = await asyncio.wait_for(asyncio.shield(task), LOOKUP_TIMEOUT)
-            self._listed[key] = (names, self._clock() + NAME_TTL)
+            ttl = NAME_TTL
         except (CyberdeskError, asyncio.TimeoutError, RuntimeError):
             # RuntimeError: the client was closed meanwhile (its watcher retired).
-            names = {}
-            self._listed[key] = (names, self._clock() + FAILED_TTL)
+            names, ttl = {}, FAILED_TTL
+        now = self._clock()
+        self._listed[key] = (names, now, now + ttl)
         if identifier not in names:
-            self._missed[key] = self._clock()
+            self._missing[(client.base_url, kind, identifier)] = now
         return names.get(identifier)
 
     async def names_of(

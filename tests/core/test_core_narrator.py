@@ -168,8 +168,7 @@ def test_names_of_many_machines_cost_one_listing_per_kind(emulator: Any) -> None
             machines = (await c.machines.list()).items
             emulator.admin.reset_stats()
             found = await asyncio.gather(*(book.names_of(c, WORKFLOW, m.id) for m in machines))
-            # An id not in the listing lists once more (it may be new), then not again until
-            # FAILED_TTL passed.
+            # Ids not in a listing made a moment ago do not list again (RELIST_AFTER).
             unknown = await book.names_of(c, "00000000-0000-4000-8000-00000000dead", None)
             again = await book.names_of(c, "00000000-0000-4000-8000-00000000beef", None)
         return [found, unknown, again, book.listings]
@@ -181,5 +180,34 @@ def test_names_of_many_machines_cost_one_listing_per_kind(emulator: Any) -> None
     assert again.workflow is None
     routes = emulator.admin.stats()["requests_by_route"]
     assert routes.get("GET /v1/machines") == 1
-    assert routes.get("GET /v1/workflows") == 2
-    assert listings == 3
+    assert routes.get("GET /v1/workflows") == 1
+    assert listings == 2
+
+
+def test_a_workflow_created_after_the_listing_is_named_once_the_listing_is_old() -> None:
+    now = [0.0]
+    book = NameBook(clock=lambda: now[0])
+    listed: list[str] = []
+
+    class Workflows:
+        async def list(self, skip: int, limit: int) -> Any:
+            listed.append("workflows")
+            return type("P", (), {"items": [type("W", (), {"id": i, "name": n}) for i, n in names]})
+
+    class Client:
+        base_url = "https://api.example"
+        workflows = Workflows()
+
+    names = [("a", "Export")]
+    client: Any = Client()
+    assert asyncio.run(book.names_of(client, "a", None)).workflow == "Export"
+    names.append(("b", "Import"))
+    assert asyncio.run(book.names_of(client, "b", None)).workflow is None  # listed just now
+    now[0] = 31.0
+    assert asyncio.run(book.names_of(client, "b", None)).workflow == "Import"  # relisted
+    assert asyncio.run(book.names_of(client, "z", None)).workflow is None  # listed just now
+    now[0] = 62.0
+    assert asyncio.run(book.names_of(client, "z", None)).workflow is None  # relisted: missing
+    now[0] = 100.0
+    assert asyncio.run(book.names_of(client, "z", None)).workflow is None  # kept 300 s
+    assert listed == ["workflows"] * 3
