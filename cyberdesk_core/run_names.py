@@ -66,6 +66,11 @@ class NameBook:
         #: Listing requests sent (for diagnostics and tests).
         self.listings = 0
 
+    def clear(self) -> None:
+        """Forget every name (as a new process starts)."""
+        self._listed.clear()
+        self._missing.clear()
+
     def cached(self, base_url: str, kind: str, identifier: str) -> tuple[bool, str | None]:
         """``(known, name)`` without any request; known is False when a listing is due."""
         now = self._clock()

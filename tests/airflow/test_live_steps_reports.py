@@ -66,12 +66,10 @@ def first_time(lines: list[tuple[float, str]], pattern: str) -> float:
 
 
 @pytest.fixture
-def fresh_names(monkeypatch: pytest.MonkeyPatch) -> None:
-    """An empty name book, as a new task process has. In this long test process the book listed
-    workflows before this test created its own, and the core lists a kind again only
-    ``FAILED_TTL`` (5 minutes) after an id was missing from it."""
-    monkeypatch.setattr(NAMES, "_listed", {})
-    monkeypatch.setattr(NAMES, "_missed", {})
+def fresh_names() -> None:
+    """An empty name book, as a new task process has: in this long test process the book
+    listed workflows a moment before this test created its own."""
+    NAMES.clear()
 
 
 @pytest.mark.usefixtures("fresh_names")
