@@ -85,12 +85,13 @@ async def test_async_failed_result_carries_report_and_usage(
 ) -> None:
     @flow
     async def import_invoices() -> CyberdeskRunResult:
-        return await arun_cyberdesk_workflow(
+        result: CyberdeskRunResult = await arun_cyberdesk_workflow(
             credentials, WF_STEPS_FAILED, **_failed_inputs(), raise_on_failure=False, **POLL
         )
+        return result
 
     state = await import_invoices(return_state=True)
-    result: CyberdeskRunResult = await state.result()
+    result: CyberdeskRunResult = await state.aresult()
     assert result.status == "task_failed"
     assert result.report is not None
     assert any(REASON in error for error in result.report.error)
@@ -182,7 +183,7 @@ async def test_async_chain_raises_with_the_failed_steps_report(
 
     state = await month_end(return_state=True)
     with pytest.raises(RunFailedError) as failed:
-        await state.result()
+        await state.aresult()
     assert REASON in str(failed.value)
     assert _SCREENSHOT.search(str(failed.value))
     assert SECRET not in str(failed.value)

@@ -10,6 +10,7 @@ import asyncio
 import re
 from typing import Any
 
+import pytest
 from prefect import flow
 from prefect.client.schemas.objects import Log
 from prefect_flow_runs import artifact_markdown, flow_run_logs
@@ -64,7 +65,10 @@ def _assert_no_secret(logs: list[Log], result: CyberdeskRunResult) -> None:
 def test_steps_are_logged_while_the_run_goes_on(credentials: CyberdeskCredentials) -> None:
     @flow
     def month_end() -> CyberdeskRunResult:
-        return run_cyberdesk_workflow(credentials, WF_STEPS, **SECRET_INPUTS, **POLL)
+        result: CyberdeskRunResult = run_cyberdesk_workflow(
+            credentials, WF_STEPS, **SECRET_INPUTS, **POLL
+        )
+        return result
 
     state = month_end(return_state=True)
     result: CyberdeskRunResult = state.result()
@@ -78,10 +82,13 @@ def test_steps_are_logged_while_the_run_goes_on(credentials: CyberdeskCredential
 async def test_async_form_logs_steps_live(credentials: CyberdeskCredentials) -> None:
     @flow
     async def month_end() -> CyberdeskRunResult:
-        return await arun_cyberdesk_workflow(credentials, WF_STEPS, **SECRET_INPUTS, **POLL)
+        result: CyberdeskRunResult = await arun_cyberdesk_workflow(
+            credentials, WF_STEPS, **SECRET_INPUTS, **POLL
+        )
+        return result
 
     state = await month_end(return_state=True)
-    result: CyberdeskRunResult = await state.result()
+    result: CyberdeskRunResult = await state.aresult()
     logs = await asyncio.to_thread(flow_run_logs, state)
     _assert_live(logs, result)
     _assert_no_secret(logs, result)
@@ -110,24 +117,38 @@ def test_workflow_block_logs_steps_and_can_turn_them_off(
     )
 
 
-def test_live_steps_off_reads_no_history(credentials: CyberdeskCredentials, admin: Any) -> None:
-    """Runs longer than the narrator's interval, polled with list calls: with `live_steps`
-    off, no run is read with GET (the history comes only that way) and no step line is
-    written."""
+@pytest.mark.parametrize("live_steps", [True, False])
+def test_batch_reads_history_only_with_live_steps(
+    credentials: CyberdeskCredentials, admin: Any, live_steps: bool
+) -> None:
+    """Two runs longer than the narrator's 15 s between history reads, polled with list
+    calls. With live steps each run's history is read (GET) while it runs and its steps are
+    logged before it ends; without, no step line and fewer GETs than runs (a run left alone
+    in the watcher is polled with GET, whatever the setting)."""
     before = admin.stats()
 
     @flow
-    def quiet_batch() -> list[CyberdeskRunResult]:
+    def batch() -> list[CyberdeskRunResult]:
         created = bulk_create_cyberdesk_runs(
             credentials, WF_STEPS_LONG, 2, input_values={"account": "x"}
         )
-        return wait_for_cyberdesk_runs(credentials, created, live_steps=False, **WATCH)
+        return wait_for_cyberdesk_runs(credentials, created, live_steps=live_steps, **WATCH)
 
-    state = quiet_batch(return_state=True)
-    results = state.result()
+    state = batch(return_state=True)
+    results: list[CyberdeskRunResult] = state.result()
     assert {r.status for r in results} == {"success"}
-    assert _run_gets(admin.stats()) - _run_gets(before) == 0
+    gets = _run_gets(admin.stats()) - _run_gets(before)
     logs = flow_run_logs(state)
-    assert not _step_lines(logs)
+    steps = _step_lines(logs)
+    if live_steps:
+        assert gets >= 2
+        for result in results:
+            lines = [log for log in steps if result.run_id in log.message]
+            assert lines
+            assert result.ended_at is not None
+            assert lines[0].timestamp < result.ended_at
+    else:
+        assert gets < 2
+        assert not steps
     assert sum("[success] workflow 'long steps'" in log.message for log in logs) == 2
     assert any("Cyberdesk bulk usage: 8 agent steps" in log.message for log in logs)
