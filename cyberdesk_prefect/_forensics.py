@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from cyberdesk_core import RunCancelledError, RunFailedError, raise_for_run_status
 from cyberdesk_core.report_building import abuild_run_report, build_run_report
+from cyberdesk_core.run_names import NAMES
 from cyberdesk_core.usage import RunUsage, sum_usage
 from cyberdesk_prefect._steps import AsyncClients, Clients, Step
 from cyberdesk_prefect.observability import get_logger
@@ -29,6 +30,8 @@ __all__ = ["FAILED_STATUSES", "log_usage", "raise_with_report", "run_reports"]
 FAILED_STATUSES = frozenset({"error", "task_failed", "cancelled"})
 #: Failed runs of one batch whose details are read, at most (each costs a few requests).
 MAX_DETAILED_REPORTS = 20
+#: Last screenshots a failed run's report links to (signed).
+_MAX_SCREENSHOTS = 3
 
 
 def _failed(run: Run) -> bool:
@@ -44,6 +47,17 @@ def _plan(runs: Sequence[Run]) -> list[bool]:
         detailed += details
         plan.append(details)
     return plan
+
+
+def _shots(details: bool) -> int:
+    # Unsigned screenshot references open nowhere: only a detailed report lists screenshots.
+    return _MAX_SCREENSHOTS if details else 0
+
+
+def _machine_name(base_url: str, run: Run) -> str | None:
+    """The machine's name if the narrator already looked it up (no request here)."""
+    names = NAMES.cached_names(base_url, None, run.machine_id)
+    return names.machine if names is not None else None
 
 
 def _building_failed(run: Run, exc: Exception) -> None:
@@ -62,7 +76,16 @@ def run_reports(runs: Sequence[Run], *, secrets: Any = ()) -> Step[list[RunRepor
         reports: list[RunReport | None] = []
         for run, details in zip(runs, plan, strict=True):
             try:
-                report = build_run_report(clients.get(), run, secrets=secrets, details=details)
+                client = clients.get()
+                shots = _shots(details)
+                report = build_run_report(
+                    client,
+                    run,
+                    secrets=secrets,
+                    details=details,
+                    max_screenshots=shots,
+                    machine_name=_machine_name(client.base_url, run),
+                )
             except Exception as exc:  # a report is a convenience; the run's outcome stands
                 _building_failed(run, exc)
                 report = None
@@ -74,7 +97,15 @@ def run_reports(runs: Sequence[Run], *, secrets: Any = ()) -> Step[list[RunRepor
         for run, details in zip(runs, plan, strict=True):
             try:
                 client = await clients.get()
-                report = await abuild_run_report(client, run, secrets=secrets, details=details)
+                shots = _shots(details)
+                report = await abuild_run_report(
+                    client,
+                    run,
+                    secrets=secrets,
+                    details=details,
+                    max_screenshots=shots,
+                    machine_name=_machine_name(client.base_url, run),
+                )
             except Exception as exc:
                 _building_failed(run, exc)
                 report = None

@@ -187,3 +187,27 @@ async def test_async_chain_raises_with_the_failed_steps_report(
     assert REASON in str(failed.value)
     assert _SCREENSHOT.search(str(failed.value))
     assert SECRET not in str(failed.value)
+
+
+def test_a_report_that_cannot_be_built_never_hides_the_failure(
+    credentials: CyberdeskCredentials, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("report store unavailable")
+
+    monkeypatch.setattr("cyberdesk_prefect._forensics.build_run_report", broken)
+
+    @flow
+    def import_invoices() -> str:
+        try:
+            run_cyberdesk_workflow(credentials, WF_STEPS_FAILED, input_values={}, **POLL)
+        except RunFailedError as exc:
+            return str(exc)
+        raise AssertionError("the run did not fail")
+
+    state = import_invoices(return_state=True)
+    message: str = state.result()
+    assert "ended with status task_failed" in message
+    assert REASON in message
+    logs = [log.message for log in flow_run_logs(state)]
+    assert any("Could not build the report" in m and "report store unavailable" in m for m in logs)
