@@ -3,7 +3,7 @@
 ENVS := airflow prefect airflow-oldest prefect-oldest
 
 .PHONY: setup setup-main test lint typecheck test-airflow test-prefect test-oldest test-oldest-airflow \
-	test-oldest-prefect test-distributed test-sdk demo bench emulator lock clean
+	test-oldest-prefect test-distributed test-sdk test-browser demo bench emulator lock clean
 
 setup:
 	@for env in $(ENVS); do scripts/setup-env.sh $$env || exit 1; done
@@ -25,6 +25,8 @@ typecheck: setup
 		scripts/demo/airflow_pipeline.py
 	.venvs/prefect/bin/mypy example_dags/prefect scripts/demo/prefect_pipeline.py
 	.venvs/airflow/bin/mypy tests/core tests/emulator
+	@scripts/setup-env.sh browser
+	.venvs/airflow/bin/mypy --python-executable .venvs/browser/bin/python tests/browser
 	.venvs/prefect/bin/mypy tests/core
 	.venvs/airflow/bin/mypy tests/airflow_harness.py tests/examples/airflow tests/reliability/airflow
 	.venvs/airflow/bin/mypy tests/reliability/core
@@ -60,7 +62,7 @@ test-distributed: setup
 
 # The README's test command. The two oldest-release suites (dag.test and a Prefect test server, no
 # services) run side by side, each printed whole when it ends; the distributed stacks run alone.
-test: lint typecheck test-airflow test-sdk test-prefect
+test: lint typecheck test-airflow test-sdk test-browser test-prefect
 	$(MAKE) --no-print-directory -j2 --output-sync=target test-oldest-airflow test-oldest-prefect
 	$(MAKE) --no-print-directory test-distributed
 
@@ -77,6 +79,15 @@ test-sdk:
 	@scripts/setup-env.sh cyberdesk-sdk
 	.venvs/cyberdesk-sdk/bin/python -m pytest -p no:cacheprovider -q -c tests/sdk/pytest.ini tests/sdk
 
+# The emulator's run page in a real browser: headless Debian chromium (installed when missing)
+# driven by Playwright from its own environment, without this project; the emulator runs as a
+# subprocess of the airflow environment.
+test-browser:
+	@scripts/setup-env.sh airflow
+	@scripts/setup-browser.sh
+	@scripts/setup-env.sh browser
+	.venvs/browser/bin/python -m pytest -c tests/browser/pytest.ini tests/browser
+
 emulator: setup-main
 	.venvs/airflow/bin/cyberdesk-emulator serve
 
@@ -86,6 +97,7 @@ lock:
 			-o requirements/$$env.lock.txt || exit 1; \
 	done
 	uv pip compile requirements/cyberdesk-sdk.in --python-version 3.11 -o requirements/cyberdesk-sdk.lock.txt
+	uv pip compile requirements/browser.in --python-version 3.11 -o requirements/browser.lock.txt
 
 clean:
 	rm -rf .venvs .mypy_cache .ruff_cache .pytest_cache

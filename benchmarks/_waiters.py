@@ -51,6 +51,7 @@ def airflow_waits(spec: dict[str, Any]) -> list[Callable[[], Awaitable[object]]]
             poll_interval=spec["interval"],
             workflow_id=t["workflow_id"],
             created_at=t["created_at"],
+            live_steps=spec.get("live_steps", True),
         ).serialize()
         for t in spec["targets"]
     ]
@@ -83,6 +84,7 @@ def prefect_waits(spec: dict[str, Any]) -> list[Callable[[], Awaitable[object]]]
                 poll_interval_seconds=spec["interval"],
                 create_artifact=False,
                 cancel_on_abandon=False,
+                live_steps=spec.get("live_steps", True),
             )
 
         return wait
@@ -131,9 +133,21 @@ def baseline_waits(spec: dict[str, Any]) -> list[Callable[[], Awaitable[object]]
 
 FLAVOURS: dict[str, Callable[[dict[str, Any]], list[Callable[[], Awaitable[object]]]]] = {
     "airflow": airflow_waits,
+    "airflow-quiet": airflow_waits,
     "prefect": prefect_waits,
+    "prefect-quiet": prefect_waits,
     "baseline": baseline_waits,
 }
+
+
+async def warm_names(spec: dict[str, Any]) -> None:
+    """List the workflow and machine names live steps print, as a worker that has been up a
+    while has them (once per process and hour: start-up, not the cost of 1,000 waits)."""
+    from cyberdesk_core import AsyncCyberdeskClient
+    from cyberdesk_core.run_names import NAMES
+
+    async with AsyncCyberdeskClient(spec["api_key"], base_url=spec["url"]) as client:
+        await NAMES.names_of(client, spec["targets"][0]["workflow_id"], "warm-up")
 
 
 async def run_window(spec: dict[str, Any]) -> dict[str, Any]:
@@ -207,6 +221,9 @@ def worker(engine: str, flavour: str) -> None:
     spec = json.loads(sys.stdin.readline())
     spec["engine"] = engine
     spec["flavour"] = flavour
+    spec["live_steps"] = not flavour.endswith("-quiet")
+    if flavour in ("airflow", "prefect"):
+        asyncio.run(warm_names(spec))
     loaded = set(sys.modules)
     # Start from a collected heap: when the last full collection happened during the imports
     # is an accident of start-up, and it decides how soon the next one comes (Python runs one

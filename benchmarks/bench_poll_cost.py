@@ -27,7 +27,8 @@ from benchmarks._emulator import (
     workflow_ids,
 )
 from benchmarks._report import Row, emit, fmt_ratio, log, median, percentile
-from cyberdesk_core import AsyncCyberdeskClient, ChainStep, Run, RunWatcher
+from cyberdesk_core import AsyncCyberdeskClient, ChainStep, Run, RunNarrator, RunWatcher
+from cyberdesk_core.run_names import NAMES
 
 POLL_INTERVAL = 1.0
 # Simulated seconds; TIME_SCALE 60 turns "2 to 7 minutes" into 2 to 7 real seconds.
@@ -39,7 +40,7 @@ MIXED_WORKFLOWS = 20
 MIXED_STANDALONE = 150
 SESSIONS = 5
 SESSION_STEPS = 10
-MODES = ("watcher", "baseline")
+MODES = ("watcher", "live", "baseline")
 CASES = ("bulk", "mixed")
 
 
@@ -116,21 +117,38 @@ def _latency(run: Run) -> float:
 
 
 async def wait_watcher(
-    emu: EmulatorProcess, client: AsyncCyberdeskClient, targets: list[Target]
+    emu: EmulatorProcess,
+    client: AsyncCyberdeskClient,
+    targets: list[Target],
+    live_steps: bool = False,
 ) -> list[float]:
-    """All waits through one shared RunWatcher."""
+    """All waits through one shared RunWatcher; with `live_steps`, each with a `RunNarrator`
+    at its defaults (as the engines' tasks have them), writing to a list."""
+    lines: list[str] = []
     async with RunWatcher(client, poll_interval=POLL_INTERVAL) as watcher:
 
         async def one(t: Target) -> float:
+            narrator = RunNarrator(lines.append) if live_steps else None
             run = await watcher.wait(
                 t.run_id,
                 workflow_id=t.workflow_id,
                 session_id=t.session_id,
                 created_at=t.created_at,
+                narrator=narrator,
             )
             return _latency(run)
 
-        return list(await asyncio.gather(*(one(t) for t in targets)))
+        latencies = list(await asyncio.gather(*(one(t) for t in targets)))
+    if live_steps:
+        log(f"poll-cost live steps: {len(lines)} lines written")
+    return latencies
+
+
+async def wait_live(
+    emu: EmulatorProcess, client: AsyncCyberdeskClient, targets: list[Target]
+) -> list[float]:
+    """`wait_watcher` with live steps on."""
+    return await wait_watcher(emu, client, targets, live_steps=True)
 
 
 async def wait_baseline(
@@ -166,10 +184,14 @@ async def run_pass(
         else:
             flows = [ids[workflow_name("mixed", mode, rep, i)] for i in range(MIXED_WORKFLOWS)]
             targets = await create_mixed(client, flows, ids[workflow_name("session", mode, rep)])
+        if mode == "live":
+            # Names are listed once per process and hour: start-up, not the cost of watching
+            # (the window measures steady state, as benchmark 2 does with its imports).
+            await NAMES.names_of(client, targets[0].workflow_id, "warm-up")
         emu.admin.reset_stats()
         loop = asyncio.get_running_loop()
         started = loop.time()
-        waiter = wait_watcher if mode == "watcher" else wait_baseline
+        waiter = {"watcher": wait_watcher, "live": wait_live, "baseline": wait_baseline}[mode]
         latencies = await waiter(emu, client, targets)
         seconds = loop.time() - started
     stats = emu.admin.stats()
@@ -227,6 +249,21 @@ def rows(results: dict[tuple[str, str], list[Outcome]]) -> list[Row]:
                 f"watcher {p50:.2f}/{p99:.2f} s; baseline {b50:.2f}/{b99:.2f} s",
                 fmt_ratio(b99, p99),
                 p99 <= limit,
+            )
+        )
+    for case, label in (("bulk", "1,000 runs, 1 bulk"), ("mixed", "200 runs, 20 wf + 5 sessions")):
+        ours, live = results[(case, "watcher")], results[(case, "live")]
+        ratio = median(lv.requests / max(1, o.requests) for o, lv in zip(ours, live, strict=True))
+        p99 = median(percentile(o.latencies, 99) for o in ours)
+        l99 = median(percentile(lv.latencies, 99) for lv in live)
+        out.append(
+            Row(
+                f"1 live steps on vs off: requests, detection p99 ({label})",
+                "on/off <= 1.10",
+                f"on {median(lv.requests for lv in live):.0f} req, p99 {l99:.2f} s; "
+                f"off {median(o.requests for o in ours):.0f} req, p99 {p99:.2f} s",
+                f"{ratio:.2f}x",
+                ratio <= 1.10 and l99 <= max(p99 * 1.10, p99 + 0.1),
             )
         )
     watcher_p99 = max(median(o.emulator_p99_ms for o in results[(c, "watcher")]) for c in CASES)

@@ -159,7 +159,7 @@ def warm_up(emu: EmulatorProcess, engine: str, home: str) -> None:
 
 def measure(engine: str, repeat: int) -> dict[str, list[Pass]]:
     """`repeat` passes of ours and of the baseline, alternating, one emulator."""
-    modes = (engine, "baseline")
+    modes = (engine, f"{engine}-quiet", "baseline")
     names = [f"{mode}-{rep}" for rep in range(repeat) for mode in modes]
     seed = seed_document({n: {"duration": RUN_DURATION} for n in names}, WAITS)
     results: dict[str, list[Pass]] = {mode: [] for mode in modes}
@@ -184,6 +184,7 @@ def measure(engine: str, repeat: int) -> dict[str, list[Pass]]:
 def rows(engine: str, results: dict[str, list[Pass]]) -> list[Row]:
     """CPU ratio, RSS growth and requests (medians over the repeats)."""
     ours, base = results[engine], results["baseline"]
+    quiet = results[f"{engine}-quiet"]
     label = "Airflow triggers" if engine == "airflow" else "Prefect async waits"
     ratio = median(
         b.cpu_seconds / max(o.cpu_seconds, 1e-9) for o, b in zip(ours, base, strict=True)
@@ -217,7 +218,28 @@ def rows(engine: str, results: dict[str, list[Pass]]) -> list[Row]:
             f"ours {req_o:.0f} vs baseline {req_b:.0f}",
             fmt_ratio(req_b, req_o),
         ),
+        live_steps_row(label, ours, quiet),
     ]
+
+
+def live_steps_row(label: str, live: list[Pass], quiet: list[Pass]) -> Row:
+    """Live steps on (the default) against `live_steps=False`: CPU and peak RSS growth."""
+    cpu = median(
+        lv.cpu_seconds / max(q.cpu_seconds, 1e-9) for lv, q in zip(live, quiet, strict=True)
+    )
+    rss_on = median(mib(lv.rss_growth) for lv in live)
+    rss_off = median(mib(q.rss_growth) for q in quiet)
+    rss = rss_on / max(rss_off, 1e-9)
+    return Row(
+        f"2 {label}: live steps on vs off",
+        "CPU and RSS on/off <= 1.10",
+        f"on {median(lv.cpu_seconds for lv in live):.2f} s, {rss_on:.0f} MiB, "
+        f"{median(lv.requests for lv in live):.0f} req; off "
+        f"{median(q.cpu_seconds for q in quiet):.2f} s, {rss_off:.0f} MiB, "
+        f"{median(q.requests for q in quiet):.0f} req",
+        f"cpu {cpu:.2f}x, rss {rss:.2f}x",
+        cpu <= 1.10 and rss <= 1.10,
+    )
 
 
 def main(argv: list[str] | None = None) -> list[Row]:

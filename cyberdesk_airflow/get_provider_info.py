@@ -5,6 +5,7 @@ It must stay cheap to import: Airflow reads it in every component without import
 
 from __future__ import annotations
 
+from importlib.metadata import version
 from typing import Any
 
 _HOOK = "cyberdesk_airflow.hooks.CyberdeskHook"
@@ -16,7 +17,9 @@ def get_provider_info() -> dict[str, Any]:
         "package-name": "cyberdesk-orchestration",
         "name": "Cyberdesk",
         "description": "Run Cyberdesk computer-use workflows from Airflow.",
-        "versions": ["0.1.0"],
+        # The installed distribution's version (from cyberdesk_core/_version.py at build):
+        # importing cyberdesk_core here would make every Airflow component pay for it.
+        "versions": [version("cyberdesk-orchestration")],
         "integrations": [
             {
                 "integration-name": "Cyberdesk",

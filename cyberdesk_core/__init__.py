@@ -92,7 +92,9 @@ if TYPE_CHECKING:
     from cyberdesk_core.step_progress import history_due as history_due
     from cyberdesk_core.step_progress import run_progressed as run_progressed
     from cyberdesk_core.steps_text import SecretMask as SecretMask
+    from cyberdesk_core.steps_text import render_agent_steps as render_agent_steps
     from cyberdesk_core.steps_text import render_steps as render_steps
+    from cyberdesk_core.steps_text import run_agent_steps as run_agent_steps
     from cyberdesk_core.steps_text import run_step_lines as run_step_lines
     from cyberdesk_core.summaries import BulkSummary as BulkSummary
     from cyberdesk_core.summaries import FailPolicy as FailPolicy
@@ -109,7 +111,7 @@ if TYPE_CHECKING:
     from cyberdesk_core.waiting import raise_for_run_status as raise_for_run_status
     from cyberdesk_core.waiting import wait_for_run as wait_for_run
 
-__version__ = "0.1.0"
+from cyberdesk_core._version import __version__ as __version__
 
 _LAZY: dict[str, str] = {
     "HistoryBlock": "cyberdesk_core.history",
@@ -124,6 +126,8 @@ _LAZY: dict[str, str] = {
     "sum_usage": "cyberdesk_core.usage",
     "SecretMask": "cyberdesk_core.steps_text",
     "render_steps": "cyberdesk_core.steps_text",
+    "render_agent_steps": "cyberdesk_core.steps_text",
+    "run_agent_steps": "cyberdesk_core.steps_text",
     "run_step_lines": "cyberdesk_core.steps_text",
     "PROGRESS_FIELDS": "cyberdesk_core.step_progress",
     "history_due": "cyberdesk_core.step_progress",

@@ -57,8 +57,9 @@ class RunPolling:
     _runs: dict[str, Tracked]
     _wake: asyncio.Event | None
 
-    #: History reads narrators may start per tick, at most (see `narrator`).
-    history_budget: int = 5
+    #: History reads narrators may start per tick, at most (see `narrator`): live steps cost
+    #: at most this many requests per interval on top of the polling, however many runs.
+    history_budget: int = 1
 
     def _drop_waiter(self, tracked: Tracked, waiter: Waiter) -> None:
         if waiter.narrator is not None:

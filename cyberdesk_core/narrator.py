@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from cyberdesk_core.errors import CyberdeskError
 from cyberdesk_core.run_names import NAMES, NameBook, RunNames
 from cyberdesk_core.step_progress import DEFAULT_SLOW_INTERVAL, history_due
-from cyberdesk_core.steps_text import run_step_lines
+from cyberdesk_core.steps_text import run_agent_steps
 from cyberdesk_core.summaries import describe_run
 
 if TYPE_CHECKING:
@@ -163,7 +163,7 @@ class RunNarrator:
 
     def write_steps(self, run: Run) -> None:
         """Write the steps of `run` (a snapshot with its history) not written yet."""
-        lines = run_step_lines(run, secrets=self._secrets)
+        lines = run_agent_steps(run, secrets=self._secrets)
         new = lines[self.steps_written :]
         if not new:
             return

@@ -20,7 +20,7 @@ from cyberdesk_core._steps import Steps, asend_steps, send_steps
 from cyberdesk_core.errors import ConfigurationError, CyberdeskError
 from cyberdesk_core.history import parse_history
 from cyberdesk_core.run_report import AttachmentRef, RunReport, ScreenshotLink
-from cyberdesk_core.steps_text import SecretMask, run_step_lines
+from cyberdesk_core.steps_text import SecretMask, run_agent_steps
 from cyberdesk_core.usage import RunUsage
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ def report_steps(
                 screenshots[index] = shot.model_copy(update={"signed_url": signed.signed_url})
             except CyberdeskError:
                 pass  # the reference stays
-    lines = run_step_lines(run, secrets=secrets)
+    lines = run_agent_steps(run, secrets=secrets)
     mask = SecretMask.for_run(run, secrets)
     return RunReport(
         run_id=run.id,

@@ -1,19 +1,22 @@
-"""Names of workflows and machines for log lines, looked up once per process and kept.
+"""Names of workflows and machines for log lines, listed once per process and kept.
 
 A log line that says ``workflow 'Month-end export'`` and ``machine 'FIN-DESK-01'`` reads
-better at 3 a.m. than two UUIDs. Names rarely change, so each id is looked up once (one GET)
-and kept for `NAME_TTL` seconds; a failed lookup (no permission, a deleted machine, a network
-fault) is kept for `FAILED_TTL` seconds as "no name" so a broken lookup never costs a request
-per log line. Lookups never raise: a line without a name still carries the id.
+better at 3 a.m. than two UUIDs. Names rarely change, so the first id of a kind not known yet
+lists that kind (`GET /v1/machines`, `GET /v1/workflows`, up to `MAX_PAGES` pages of
+`PAGE_SIZE`): one request names every machine of the organization, however many runs are
+watched. The names are kept `NAME_TTL` seconds; an id still unknown (a machine added since, a
+workflow the key cannot list) lists again at most every `FAILED_TTL` seconds, so a broken
+lookup never costs a request per log line. Lookups never raise: a line without a name still
+carries the id.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cyberdesk_core.errors import CyberdeskError
 
@@ -22,12 +25,14 @@ if TYPE_CHECKING:
 
 __all__ = ["FAILED_TTL", "NAMES", "NAME_TTL", "NameBook", "RunNames", "label"]
 
-#: Seconds a looked-up name is kept.
+#: Seconds listed names are kept.
 NAME_TTL = 3600.0
-#: Seconds a failed lookup is kept as "no name" before it is tried again.
+#: Seconds before an id that was not found makes its kind be listed again.
 FAILED_TTL = 300.0
-#: Seconds a lookup may take before the line goes out without the name.
-LOOKUP_TIMEOUT = 5.0
+#: Seconds a listing may take before the line goes out without the name.
+LOOKUP_TIMEOUT = 10.0
+PAGE_SIZE = 100
+MAX_PAGES = 10
 
 
 @dataclass(frozen=True)
@@ -46,23 +51,33 @@ def label(name: str | None, identifier: str | None) -> str | None:
 
 
 class NameBook:
-    """Process-wide cache of workflow and machine names by (API base URL, kind, id)."""
+    """Process-wide cache of workflow and machine names by (API base URL, kind)."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._names: dict[tuple[str, str, str], tuple[str | None, float]] = {}
+        #: (base URL, kind) -> (id -> name, expiry of the listing).
+        self._listed: dict[tuple[str, str], tuple[dict[str, str], float]] = {}
+        #: (base URL, kind) -> when an id was last missing from the listing.
+        self._missed: dict[tuple[str, str], float] = {}
+        self._pending: dict[tuple[str, str], asyncio.Task[dict[str, str]]] = {}
+        #: Listing requests sent (for diagnostics and tests).
+        self.listings = 0
 
     def cached(self, base_url: str, kind: str, identifier: str) -> tuple[bool, str | None]:
-        """``(known, name)`` from the cache without any request."""
-        entry = self._names.get((base_url, kind, identifier))
-        if entry is None or entry[1] <= self._clock():
-            return False, None
-        return True, entry[0]
+        """``(known, name)`` without any request; known is False when a listing is due."""
+        now = self._clock()
+        names, expires = self._listed.get((base_url, kind), ({}, 0.0))
+        if expires > now and identifier in names:
+            return True, names[identifier]
+        missed = self._missed.get((base_url, kind))
+        if expires > now and missed is not None and now - missed < FAILED_TTL:
+            return True, None
+        return False, None
 
     def cached_names(
         self, base_url: str, workflow_id: str | None, machine_id: str | None
     ) -> RunNames | None:
-        """The run's names when both are cached (or not needed), else None."""
+        """The run's names when both are settled in the cache (or not needed), else None."""
         names: list[str | None] = []
         for kind, identifier in (("workflow", workflow_id), ("machine", machine_id)):
             known, name = self.cached(base_url, kind, identifier) if identifier else (True, None)
@@ -70,6 +85,17 @@ class NameBook:
                 return None
             names.append(name)
         return RunNames(workflow=names[0], machine=names[1])
+
+    async def _list(self, client: AsyncCyberdeskClient, kind: str) -> dict[str, str]:
+        resource: Any = client.workflows if kind == "workflow" else client.machines
+        names: dict[str, str] = {}
+        for page_number in range(MAX_PAGES):
+            self.listings += 1
+            page = await resource.list(skip=page_number * PAGE_SIZE, limit=PAGE_SIZE)
+            names.update({item.id: item.name for item in page.items if item.name})
+            if len(page.items) < PAGE_SIZE:
+                break
+        return names
 
     async def _name(
         self, client: AsyncCyberdeskClient, kind: str, identifier: str | None
@@ -79,23 +105,26 @@ class NameBook:
         known, name = self.cached(client.base_url, kind, identifier)
         if known:
             return name
-        lookup: Callable[[str], Awaitable[object]] = (
-            client.workflows.get if kind == "workflow" else client.machines.get
-        )
+        key = (client.base_url, kind)
+        task = self._pending.get(key)
+        if task is None or task.done():
+            # Concurrent waits share one listing.
+            task = self._pending[key] = asyncio.ensure_future(self._list(client, kind))
         try:
-            found = await asyncio.wait_for(lookup(identifier), LOOKUP_TIMEOUT)
-            name = getattr(found, "name", None) or None
-            ttl = NAME_TTL
+            names = await asyncio.wait_for(asyncio.shield(task), LOOKUP_TIMEOUT)
+            self._listed[key] = (names, self._clock() + NAME_TTL)
         except (CyberdeskError, asyncio.TimeoutError, RuntimeError):
             # RuntimeError: the client was closed meanwhile (its watcher retired).
-            name, ttl = None, FAILED_TTL
-        self._names[(client.base_url, kind, identifier)] = (name, self._clock() + ttl)
-        return name
+            names = {}
+            self._listed[key] = (names, self._clock() + FAILED_TTL)
+        if identifier not in names:
+            self._missed[key] = self._clock()
+        return names.get(identifier)
 
     async def names_of(
         self, client: AsyncCyberdeskClient, workflow_id: str | None, machine_id: str | None
     ) -> RunNames:
-        """The workflow and machine names of a run (from the cache, else one GET each)."""
+        """The workflow and machine names of a run (from the cache, else one listing each)."""
         workflow = await self._name(client, "workflow", workflow_id)
         machine = await self._name(client, "machine", machine_id)
         return RunNames(workflow=workflow, machine=machine)

@@ -23,7 +23,15 @@ from cyberdesk_core.history import HistoryBlock, parse_history
 if TYPE_CHECKING:
     from cyberdesk_core.models import Run
 
-__all__ = ["DEFAULT_MAX_CHARS", "SecretMask", "render_steps", "run_step_lines", "shorten"]
+__all__ = [
+    "DEFAULT_MAX_CHARS",
+    "SecretMask",
+    "render_agent_steps",
+    "render_steps",
+    "run_agent_steps",
+    "run_step_lines",
+    "shorten",
+]
 
 DEFAULT_MAX_CHARS = 160
 MASKED = "[secret]"
@@ -175,6 +183,69 @@ def render_steps(
             if line is not None:
                 lines.append(shorten(line, max_chars))
     return lines
+
+
+def _step_line(texts: list[str], actions: list[str], extras: list[str]) -> str | None:
+    said = " ".join(texts)
+    if actions:
+        line = "; ".join(actions)
+        line = f"{said}: {line}" if said else line
+    elif said:
+        line = "says: " + said
+    else:
+        return None
+    return line + (f" [{', '.join(extras)}]" if extras else "")
+
+
+def render_agent_steps(
+    history: Iterable[Any] | None,
+    *,
+    mask: SecretMask | None = None,
+    max_chars: int = DEFAULT_MAX_CHARS,
+) -> list[str]:
+    """One line per agent step of `history`: what the agent said and did in one assistant
+    message, with the errors and screenshots of the tool results that answer it, e.g.
+    ``Opening the ledger: double-clicked 'Ledger' (tool computer.double_click) [screenshot
+    2]``. What a live log writes (at most one line per step); masked like `render_steps`."""
+    hide = mask or SecretMask()
+    raw = [i.model_dump() if hasattr(i, "model_dump") else i for i in history or ()]
+    lines: list[str] = []
+    texts: list[str] = []
+    actions: list[str] = []
+    extras: list[str] = []
+    screenshots = 0
+
+    def close() -> None:
+        line = _step_line(texts, actions, extras)
+        if line is not None:
+            lines.append(shorten(line, max_chars))
+        texts.clear()
+        actions.clear()
+        extras.clear()
+
+    for item in parse_history(raw):
+        if item.role == "assistant":
+            close()
+        for block in item.content:
+            if block.type == "text" and item.role == "assistant" and block.text:
+                texts.append(hide(block.text))
+            elif block.type == "tool_use":
+                actions.append(f"{_tool_action(block, hide)} (tool {_tool_label(block)})")
+            elif block.type == "tool_result" and (error := _error_text(block)):
+                extras.append("tool error: " + hide(error))
+            elif block.type == "image" and block.image:
+                screenshots += 1
+                extras.append(f"screenshot {screenshots}")
+    close()
+    return lines
+
+
+def run_agent_steps(
+    run: Run, *, max_chars: int = DEFAULT_MAX_CHARS, secrets: Any = ()
+) -> list[str]:
+    """`render_agent_steps` of a run's own history, masked as `run_step_lines` is."""
+    mask = SecretMask.for_run(run, secrets)
+    return render_agent_steps(run.run_message_history, mask=mask, max_chars=max_chars)
 
 
 def run_step_lines(run: Run, *, max_chars: int = DEFAULT_MAX_CHARS, secrets: Any = ()) -> list[str]:

@@ -23,6 +23,7 @@ import httpx
 
 from cyberdesk_core._config import DEFAULT_BASE_URL, ClientConfig, check_base_url
 from cyberdesk_core._request import NO_BODY, Call, RequestSpec
+from cyberdesk_core._version import __version__
 from cyberdesk_core.errors import (
     APIConnectionError,
     APITimeoutError,
@@ -52,7 +53,7 @@ logger = logging.getLogger("cyberdesk_core")
 T = TypeVar("T")
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-USER_AGENT = f"cyberdesk-orchestration/0.1.0 httpx/{httpx.__version__}"
+USER_AGENT = f"cyberdesk-orchestration/{__version__} httpx/{httpx.__version__}"
 
 
 @dataclass(frozen=True)

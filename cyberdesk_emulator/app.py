@@ -17,6 +17,7 @@ from .limits import BodyLimitMiddleware
 from .middleware import DropFilter, EmulatorMiddleware
 from .routes import (
     attachments,
+    dashboard,
     health,
     images,
     machines,
@@ -129,6 +130,7 @@ def create_app(
         workflows.router,
         health.router,
         health.legacy_router,
+        dashboard.router,
         admin.router,
     )
     for router in routers:

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from urllib.parse import urlencode
 
 
 class UrlSigner:
@@ -23,6 +24,10 @@ class UrlSigner:
         """Hex signature of an attachment id and its absolute expiry (Unix seconds)."""
         msg = f"{attachment_id}:{expires}".encode()
         return hmac.new(self._key, msg, hashlib.sha256).hexdigest()
+
+    def signed_query(self, subject: str, expires: int) -> str:
+        """``expires=...&signature=...``: the query string of a key-less signed URL."""
+        return urlencode({"expires": expires, "signature": self.sign(subject, expires)})
 
     def check(
         self, attachment_id: str, expires: int, signature: str, now: float | None = None

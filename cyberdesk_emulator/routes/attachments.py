@@ -10,7 +10,6 @@ import base64
 import time
 from datetime import datetime, timezone
 from typing import Annotated
-from urllib.parse import urlencode
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
@@ -181,7 +180,7 @@ async def download_url(
     """A signed URL that downloads the file without the API key until it expires."""
     att = find_attachment(emu, org, attachment_id)
     expires = int(time.time()) + expires_in
-    query = urlencode({"expires": expires, "signature": emu.signer.sign(att.id, expires)})
+    query = emu.signer.signed_query(att.id, expires)
     base = str(request.base_url).rstrip("/")
     return json_response(
         {

@@ -1,18 +1,14 @@
-"""Health probes and the small run dashboard page."""
+"""Health probes (the run page is ``routes/dashboard.py``)."""
 
 from __future__ import annotations
 
-import html
-
 from fastapi import APIRouter, Response
-from fastapi.responses import HTMLResponse
 
 from cyberdesk_emulator.auth import EmuDep, OrgDep
 from cyberdesk_emulator.responses import (
     ErrorOut,
     MachinesHealthOut,
 )
-from cyberdesk_emulator.wire import iso
 
 from .common import json_response
 
@@ -93,30 +89,3 @@ async def root() -> Response:
     return json_response(
         {"service": "cyberdesk-emulator", "docs": "/docs", "openapi": "/openapi.json"}
     )
-
-
-@legacy_router.get("/dashboard/runs/{run_id}", response_class=HTMLResponse)
-async def run_page(run_id: str, emu: EmuDep) -> HTMLResponse:
-    """Tiny status page of a run (ids, status and timestamps only; never inputs or secrets)."""
-    run = emu.store.runs.get(run_id)
-    if run is None:
-        return HTMLResponse("<h1>Run not found</h1>", status_code=404)
-    rows = {
-        "Run": run.id,
-        "Status": run.status.value,
-        "Workflow": run.workflow_id,
-        "Machine": run.machine_id or "-",
-        "Session": run.session_id or "-",
-        "Created": iso(run.created_at),
-        "Started": iso(run.started_at) or "-",
-        "Ended": iso(run.ended_at) or "-",
-    }
-    cells = "".join(
-        f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in rows.items()
-    )
-    page = (
-        "<!doctype html><html><head><meta charset='utf-8'>"
-        f"<title>Run {html.escape(run.id)}</title></head><body>"
-        f"<h1>Cyberdesk emulator run</h1><table>{cells}</table></body></html>"
-    )
-    return HTMLResponse(page)

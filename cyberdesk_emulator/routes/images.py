@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from typing import Annotated
-from urllib.parse import urlencode
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
@@ -64,7 +63,7 @@ async def run_image_signed_url(
         raise HTTPException(status_code=404, detail="Image not found in this run's history")
     path = image_url[len(IMAGE_PREFIX) :]
     expires = int(time.time()) + expires_in
-    query = urlencode({"expires": expires, "signature": emu.signer.sign(path, expires)})
+    query = emu.signer.signed_query(path, expires)
     base = str(request.base_url).rstrip("/")
     return json_response(
         {

@@ -159,3 +159,27 @@ def test_a_run_read_with_get_brings_its_steps_without_another_request(emulator: 
     lines, gets = asyncio.run(main())
     assert len([line for line in lines if " step " in line]) >= 7
     assert gets <= 40  # the watcher's own polls (3.5 s at 0.2 s), nothing added
+
+
+def test_names_of_many_machines_cost_one_listing_per_kind(emulator: Any) -> None:
+    async def main() -> list[Any]:
+        book = NameBook()
+        async with AsyncCyberdeskClient(api_key=emulator.api_key, base_url=emulator.url) as c:
+            machines = (await c.machines.list()).items
+            emulator.admin.reset_stats()
+            found = await asyncio.gather(*(book.names_of(c, WORKFLOW, m.id) for m in machines))
+            # An id not in the listing lists once more (it may be new), then not again until
+            # FAILED_TTL passed.
+            unknown = await book.names_of(c, "00000000-0000-4000-8000-00000000dead", None)
+            again = await book.names_of(c, "00000000-0000-4000-8000-00000000beef", None)
+        return [found, unknown, again, book.listings]
+
+    found, unknown, again, listings = asyncio.run(main())
+    assert {n.machine for n in found} == {"FIN-DESK-01"}
+    assert {n.workflow for n in found} == {"Month-end export"}
+    assert unknown.workflow is None
+    assert again.workflow is None
+    routes = emulator.admin.stats()["requests_by_route"]
+    assert routes.get("GET /v1/machines") == 1
+    assert routes.get("GET /v1/workflows") == 2
+    assert listings == 3

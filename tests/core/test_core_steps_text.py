@@ -14,6 +14,7 @@ from cyberdesk_core import (
     SecretMask,
     history_due,
     parse_history,
+    render_agent_steps,
     render_steps,
     run_progressed,
     run_step_lines,
@@ -84,6 +85,22 @@ def test_renders_one_short_line_per_step() -> None:
     assert lines[-1] == "declared the task failed: no rows (tool declare_task_failed)"
     assert "screenshot 3" in lines
     assert not any("2026-10" in line for line in lines)  # the prompt is not a step
+
+
+def test_agent_steps_are_one_line_per_assistant_message() -> None:
+    mask = SecretMask.for_run(_run(HISTORY), {"pw": PLAINTEXT})
+    lines = render_agent_steps(HISTORY, mask=mask)
+    assert lines == [
+        "Opening the ledger: clicked 'Export' (tool computer.left_click) [screenshot 1]",
+        "Log in: typed into 'Password' (tool computer.type) [screenshot 2]",
+        "Using the token [secret]: pressed '[secret]' (tool computer.key) [screenshot 3]",
+        "declared the task failed: no rows (tool declare_task_failed)",
+    ]
+    early = render_agent_steps(HISTORY[:3], mask=mask)
+    assert lines[: len(early)] == early  # a growing history extends earlier lines
+    assert render_agent_steps(
+        [{"role": "assistant", "content": [{"type": "text", "text": "Done"}]}]
+    ) == ["says: Done"]
 
 
 def test_sensitive_values_never_appear() -> None:
