@@ -3,7 +3,10 @@
 Every run of the call registers with the process's watch hub (`cyberdesk_core.watch_hub`), the
 same one the single-run waits use: runs of one workflow (or session) are polled with a few list
 calls instead of one GET each, and several bulk waits or chains mapped in one flow share those
-calls too. Status changes are emitted as events for each run and logged as a count summary.
+calls too. Each run has a `RunNarrator` made in the caller's context: its status changes (with
+workflow and machine names) and, unless `live_steps` is off, its new agent steps go to the
+Prefect run logger, labelled by step alias where there is one. Status changes are also emitted
+as events for each run and logged as a count summary.
 If the wait is abandoned (task timeout, `max_wait_seconds`, cancellation) every run that has
 not ended is cancelled. Written once as steps (`_steps`), for the blocking and the asyncio driver.
 """
@@ -16,15 +19,16 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cyberdesk_prefect._run_steps import cancel_abandoned
-from cyberdesk_prefect._run_wait import on_hub
+from cyberdesk_prefect._run_wait import narrator_for, on_hub
 from cyberdesk_prefect._watch_hub import HUB, RunHints, deadline_after, in_caller_context
 from cyberdesk_prefect.observability import RunReporter, get_logger
 
 if TYPE_CHECKING:
     from cyberdesk_core import Run
+    from cyberdesk_core.narrator import RunNarrator
     from cyberdesk_prefect._run_settings import WaitSettings
     from cyberdesk_prefect._steps import Steps
     from cyberdesk_prefect.credentials import CyberdeskCredentials
@@ -42,6 +46,8 @@ class RunRef:
     workflow_id: str | None = None
     session_id: str | None = None
     created_at: datetime | None = None
+    #: How the run is named in its step lines (a chain step's alias); None: its id.
+    label: str | None = None
 
     @property
     def hints(self) -> RunHints:
@@ -85,6 +91,7 @@ class _ManyWatch:
         refs: Sequence[RunRef],
         settings: WaitSettings,
         reporter: RunReporter,
+        secrets: Any = (),
     ) -> None:
         self.refs = list(refs)
         self.finished = False
@@ -94,12 +101,14 @@ class _ManyWatch:
         # Status callbacks run on the hub's thread while the caller may be cancelling.
         self._lock = threading.Lock()
         self._ended: set[str] = set()
+        narrators = [narrator_for(settings, label=r.label, secrets=secrets) for r in self.refs]
         self.future = HUB.submit(
             _watch_all(
                 credentials,
                 self.refs,
                 settings,
                 on_status_change=in_caller_context(self._on_change),
+                narrators=narrators,
             )
         )
 
@@ -131,6 +140,7 @@ async def _watch_all(
     settings: WaitSettings,
     *,
     on_status_change: Callable[[Run], None],
+    narrators: Sequence[RunNarrator],
 ) -> list[Run]:
     """On the hub's loop: every run's ended form, in order; the first failure is raised."""
     deadline = deadline_after(settings.timeout)
@@ -144,8 +154,9 @@ async def _watch_all(
                 hints=ref.hints,
                 deadline=deadline,
                 on_status_change=on_status_change,
+                narrator=narrator,
             )
-            for ref in refs
+            for ref, narrator in zip(refs, narrators, strict=True)
         ),
         # Every wait runs to its own end (or the deadline): one run's failure does not
         # unregister the others while the batch is still being collected.
@@ -164,12 +175,15 @@ def wait_for_runs(
     refs: Sequence[RunRef],
     settings: WaitSettings,
     reporter: RunReporter,
+    *,
+    secrets: Any = (),
 ) -> Steps[list[Run]]:
     """Wait until every run ends; cancel the unfinished ones if the wait is abandoned.
 
-    The cancels use the driver's client (lent, or opened for them).
+    `secrets` (plaintext sensitive values the runs were started with) are masked in the
+    logged lines. The cancels use the driver's client (lent, or opened for them).
     """
-    watch = _ManyWatch(credentials, refs, settings, reporter)
+    watch = _ManyWatch(credentials, refs, settings, reporter, secrets)
     try:
         return watch.done((yield on_hub(watch.future)))
     except BaseException:

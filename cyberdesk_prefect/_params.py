@@ -146,6 +146,7 @@ def wait_settings(params: Params) -> WaitSettings:
         params.get("max_poll_interval_seconds", poll),
         params["max_wait_seconds"],
         params["cancel_on_abandon"],
+        params.get("live_steps", True),
     )
 
 

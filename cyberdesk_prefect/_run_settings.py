@@ -86,6 +86,8 @@ class WaitSettings:
     max_poll_interval: float = 30.0
     timeout: float | None = None
     cancel_on_abandon: bool = True
+    #: Log the agent's new steps while the run goes on (status changes are always logged).
+    live_steps: bool = True
 
     def __post_init__(self) -> None:
         # Errors name the task parameters the user actually set.

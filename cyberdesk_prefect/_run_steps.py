@@ -10,7 +10,7 @@ written once; the sync and async tasks and blocks only pick the driver.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 
@@ -19,10 +19,10 @@ from cyberdesk_core import (
     acancel_active_runs,
     areconcile_earlier_run,
     cancel_active_runs,
-    raise_for_run_status,
     reconcile_earlier_run,
 )
 from cyberdesk_prefect._downloads import download_attachments, list_attachment_infos
+from cyberdesk_prefect._forensics import raise_with_report, run_reports
 from cyberdesk_prefect._idempotency import current_identity, retry_idempotency_key
 from cyberdesk_prefect._steps import AsyncClients, Step, Steps, call, local
 from cyberdesk_prefect.cancellation import arecord_runs, record_runs
@@ -36,6 +36,7 @@ from cyberdesk_prefect.results import CyberdeskAttachmentInfo, CyberdeskRunResul
 
 if TYPE_CHECKING:
     from cyberdesk_core import CyberdeskClient, Reconciled, Run
+    from cyberdesk_core.run_report import RunReport
     from cyberdesk_prefect._run_settings import FinishSettings, RunOptions
     from cyberdesk_prefect.credentials import CyberdeskCredentials
 
@@ -149,11 +150,18 @@ def _has_files(run: Run) -> bool:
 
 
 def finish_run(
-    credentials: CyberdeskCredentials, run: Run, settings: FinishSettings
+    credentials: CyberdeskCredentials,
+    run: Run,
+    settings: FinishSettings,
+    *,
+    secrets: Any = (),
 ) -> Steps[CyberdeskRunResult]:
     """Build the result (fetching files of a successful run), create the artifact, raise.
 
-    A client is only used for the files (the driver's lent one, or one opened for them).
+    The result carries the run's usage and report (`_forensics`: a failed run's report is
+    logged and completes the raised exception's message; `secrets` are masked in it). A
+    client is only used for the files and a failed run's report (the driver's lent one, or
+    one opened for them).
     """
     infos: list[CyberdeskAttachmentInfo] = []
     if _has_files(run) and _files_wanted(settings):
@@ -165,11 +173,13 @@ def finish_run(
         )
     elif _has_files(run):
         infos = yield from list_attachment_infos(run.id)
-    result = result_of(credentials, run, infos)
+    report: RunReport | None = (yield run_reports([run], secrets=secrets))[0]
+    result = result_of(credentials, run, infos, report=report)
+    get_logger().info("Cyberdesk run %s usage: %s", run.id, result.usage.describe())
     if settings.create_artifact:
         yield artifact(result)
     if settings.raise_on_failure:
-        raise_for_run_status(run)
+        raise_with_report(run, report)
     return result
 
 
@@ -186,7 +196,11 @@ class RunUrls(Protocol):
 
 
 def result_of(
-    urls: RunUrls, run: Run, infos: Sequence[CyberdeskAttachmentInfo] = ()
+    urls: RunUrls,
+    run: Run,
+    infos: Sequence[CyberdeskAttachmentInfo] = (),
+    *,
+    report: RunReport | None = None,
 ) -> CyberdeskRunResult:
     """The task result for a run (attachment metadata only when `infos` is given)."""
     return CyberdeskRunResult.from_run(
@@ -194,4 +208,5 @@ def result_of(
         run_url=urls.run_url(run.id),
         attachments=list(infos),
         downloaded_paths=[i.local_path for i in infos if i.local_path],
+        report=report,
     )

@@ -18,7 +18,7 @@ from pydantic import Secret as PydanticSecret
 from pydantic import SecretStr
 
 from cyberdesk_core import ConfigurationError
-from cyberdesk_core.payloads import conceal
+from cyberdesk_core.payloads import conceal, to_jsonable
 from cyberdesk_prefect._steps import Step, local
 
 if TYPE_CHECKING:
@@ -135,3 +135,10 @@ def sensitive(
         lambda: resolve_sensitive_inputs(value, field),
         lambda: aresolve_sensitive_inputs(value, field),
     )
+
+
+def plaintext(values: Any) -> Any:
+    """The plaintext of resolved sensitive values (None stays None), only ever handed to the
+    core's masking (`RunNarrator`, `build_run_report` `secrets=`) so log lines and reports hide
+    them; never logged, stored or returned."""
+    return to_jsonable(values, reveal=True) if values is not None else ()

@@ -3,8 +3,11 @@
 `bulk_create_cyberdesk_runs` returns as soon as the runs exist (and records them on the
 flow run for the cancellation hook). `wait_for_cyberdesk_runs` waits for any set of runs
 through the process's shared watcher hub: runs of one workflow are polled with a few list
-calls, not one GET per run (also across the bulk waits mapped in one flow), and a single
-markdown artifact sums the batch up.
+calls, not one GET per run (also across the bulk waits mapped in one flow); each run's steps
+are logged as they happen (`live_steps`). Once all ended, each result carries its run's usage
+and report (a failed run's report, with its error, last steps and screenshot links, is also
+logged), one line logs the summed usage, and two artifacts sum the batch up: a markdown one
+(counts, one row per run) and a table one (one row per run, with its agent steps).
 """
 
 from __future__ import annotations
@@ -18,10 +21,12 @@ from prefect.cache_policies import NO_CACHE
 from cyberdesk_core import areconcile_earlier_runs, reconcile_earlier_runs
 from cyberdesk_core.summaries import BulkSummary, FailPolicy
 from cyberdesk_prefect._batch_wait import RunRef, wait_for_runs
+from cyberdesk_prefect._forensics import log_usage, run_reports
 from cyberdesk_prefect._idempotency import task_idempotency_key
 from cyberdesk_prefect._params import Params, async_form_of, wait_settings
 from cyberdesk_prefect._resume import batch_retry_options, created_by_earlier_try, log_batch
 from cyberdesk_prefect._run_steps import RunUrls, record, result_of
+from cyberdesk_prefect._run_table import run_table
 from cyberdesk_prefect._secrets import SensitiveInputs, sensitive
 from cyberdesk_prefect._steps import Step, Steps, adrive_steps, call, drive_steps, local
 from cyberdesk_prefect.credentials import CyberdeskCredentials
@@ -187,6 +192,7 @@ def wait_for_cyberdesk_runs(
     fail_policy: FailPolicyName = "any",
     cancel_on_abandon: bool = True,
     create_artifact: bool = True,
+    live_steps: bool = True,
 ) -> list[CyberdeskRunResult]:
     """Wait for many runs to end, sharing polling between them.
 
@@ -200,7 +206,11 @@ def wait_for_cyberdesk_runs(
         fail_policy: `"any"` raises if any run did not succeed, `"all"` only if none
             succeeded, `"never"` returns every result.
         cancel_on_abandon: Cancel unfinished runs if the wait is abandoned.
-        create_artifact: Create one markdown artifact summarising the batch.
+        create_artifact: Create one markdown artifact summarising the batch, and one table
+            artifact with a row per run (status, agent steps, error, run page).
+        live_steps: Log the agent's new steps (what it clicked or typed, which tool) while
+            the run goes on, one line per step; the history is read only when the run
+            progressed, at most every 15 seconds. Status changes are logged either way.
 
     Returns:
         One `CyberdeskRunResult` per run, in the order given.
@@ -219,8 +229,11 @@ def _wait_all(params: Params) -> Steps[list[CyberdeskRunResult]]:
     credentials: CyberdeskCredentials = params["credentials"]
     refs, settings = run_refs(params["runs"]), wait_settings(params)
     ended = yield from wait_for_runs(credentials, refs, settings, RunReporter())
-    results = [result_of(credentials, run) for run in ended]
+    reports = yield run_reports(ended)
+    results = [result_of(credentials, run, report=r) for run, r in zip(ended, reports, strict=True)]
+    log_usage([r.usage for r in results], "bulk")
     if params["create_artifact"]:
         yield batch_artifact(results)
+        yield run_table(results, "bulk")
     FailPolicy.parse(params["fail_policy"]).check(BulkSummary.from_runs(ended))
     return results

@@ -4,8 +4,9 @@ A step can use an earlier step's outputs with `{"$ref": "<alias>.outputs.<path>"
 `cyberdesk_core.RefValue("<alias>.outputs.<path>")`) in its inputs; Cyberdesk resolves the
 reference when the step starts. `run_cyberdesk_chain` creates the chain, records its runs on
 the flow run, waits for every step through the process's shared watcher hub (the steps of
-a session are polled together, and with the other waits of the process) and returns the
-outputs keyed by step alias.
+a session are polled together, and with the other waits of the process; each step's agent
+steps are logged as they happen, labelled by its alias) and returns the outputs keyed by step
+alias, with each step's usage and report and their sum. A table artifact has one row per step.
 """
 
 from __future__ import annotations
@@ -21,15 +22,16 @@ from cyberdesk_core import (
     ChainStep,
     ConfigurationError,
     aresume_earlier_chain,
-    raise_for_run_status,
     resume_earlier_chain,
 )
 from cyberdesk_prefect._batch_wait import RunRef, wait_for_runs
+from cyberdesk_prefect._forensics import log_usage, raise_with_report, run_reports
 from cyberdesk_prefect._idempotency import task_idempotency_key
 from cyberdesk_prefect._params import Params, async_form_of, wait_settings
 from cyberdesk_prefect._resume import chain_step_options, created_by_earlier_try, held_session
 from cyberdesk_prefect._run_steps import artifact, record, result_of
-from cyberdesk_prefect._secrets import SensitiveInputs, sensitive
+from cyberdesk_prefect._run_table import run_table
+from cyberdesk_prefect._secrets import SensitiveInputs, plaintext, sensitive
 from cyberdesk_prefect._steps import Steps, adrive_steps, call, drive_steps
 from cyberdesk_prefect.credentials import CyberdeskCredentials
 from cyberdesk_prefect.observability import RunReporter, get_logger
@@ -52,6 +54,21 @@ def _step_secrets(steps: Sequence[StepLike]) -> list[SensitiveInputs]:
     if isinstance(steps, (str, bytes)) or not steps:
         raise ConfigurationError("steps must be a non-empty list of ChainStep (or mappings).")
     return [None if isinstance(step, ChainStep) else step.get("sensitive_inputs") for step in steps]
+
+
+def _aliases(steps: Sequence[StepLike]) -> list[str | None]:
+    """Each step's session alias (None where it has none), in step order."""
+    return [
+        step.session_alias if isinstance(step, ChainStep) else step.get("session_alias")
+        for step in steps
+    ]
+
+
+def _plain_secrets(params: Params) -> Any:
+    """Every plaintext secret the chain was started with, for masking in logs and reports."""
+    step_secrets, shared = params["_secrets"]
+    given = [step.sensitive_inputs for step in params["steps"] if isinstance(step, ChainStep)]
+    return plaintext([*step_secrets, shared, *given])
 
 
 def _log_created(chain: Any, count: int) -> None:
@@ -83,6 +100,7 @@ def run_cyberdesk_chain(
     create_artifact: bool = True,
     idempotency_key: str | None = None,
     rerun_succeeded: bool = False,
+    live_steps: bool = True,
 ) -> CyberdeskChainResult:
     """Run workflows one after another in one Cyberdesk session, passing outputs by `$ref`.
 
@@ -104,11 +122,15 @@ def run_cyberdesk_chain(
         max_wait_seconds: Give up after this long; unfinished steps are cancelled.
         raise_on_failure: Raise for the first step that did not succeed.
         cancel_on_abandon: Cancel unfinished steps if the wait is abandoned.
-        create_artifact: Create one markdown artifact per step.
+        create_artifact: Create one markdown artifact per step (its report: last steps,
+            error, screenshot links, usage) and one table artifact with a row per step.
         idempotency_key: Your own key; by default one is derived from the task run.
         rerun_succeeded: Execute an earlier try's succeeded steps again. Default False: a
             retry (of this task or of its flow run) reuses the steps that succeeded and runs
             again, in place, only the steps from the first one that did not succeed.
+        live_steps: Log the agent's new steps (what it clicked or typed, which tool) while
+            the run goes on, one line per step; the history is read only when the run
+            progressed, at most every 15 seconds. Status changes are logged either way.
 
     Returns:
         A `CyberdeskChainResult`; `.outputs` maps each step alias to its `output_data`.
@@ -135,23 +157,29 @@ def _run_chain(params: Params) -> Steps[CyberdeskChainResult]:
         lambda c: c.runs.chain(chain_steps, **options),
         lambda c: c.runs.chain(chain_steps, **options),
     )
-    refs = _refs(chain)
+    refs = _refs(chain, _aliases(params["steps"]))
     if created_by_earlier_try(params):
         run_ids, resume_args = chain.run_ids, _resume_args(params, chain)
         resumed = yield call(
             lambda c: resume_earlier_chain(c, run_ids, **resume_args),
             lambda c: aresume_earlier_chain(c, run_ids, **resume_args),
         )
-        chain, refs = _after_resume(chain, resumed)
+        chain, refs = _after_resume(chain, resumed, _aliases(params["steps"]))
     yield record(chain.run_ids, credentials)
     _log_created(chain, len(params["steps"]))
     if not params["wait"]:
         return CyberdeskChainResult(session_id=chain.session_id, run_ids=chain.run_ids)
-    ended = yield from wait_for_runs(credentials, refs, wait_settings(params), RunReporter())
-    results = [result_of(credentials, run) for run in ended]
+    masked = _plain_secrets(params)
+    ended = yield from wait_for_runs(
+        credentials, refs, wait_settings(params), RunReporter(), secrets=masked
+    )
+    reports = yield run_reports(ended, secrets=masked)
+    results = [result_of(credentials, run, report=r) for run, r in zip(ended, reports, strict=True)]
+    log_usage([r.usage for r in results], "chain")
     if params["create_artifact"]:
         for result in results:
             yield artifact(result)
+        yield run_table(results, "chain")
     return _finished(params, chain, ended, results)
 
 
@@ -186,23 +214,35 @@ def _resume_args(params: Params, chain: Any) -> dict[str, Any]:
     }
 
 
-def _after_resume(chain: Any, resumed: ChainResumed) -> tuple[Any, list[RunRef]]:
+def _after_resume(
+    chain: Any, resumed: ChainResumed, aliases: list[str | None]
+) -> tuple[Any, list[RunRef]]:
     """The chain as resumed (same run ids; the session of its last step, a tail's new one) and
     what the watcher needs: a resumed chain spans two sessions, so each run has its own hint."""
     get_logger().info("%s", resumed.describe())
     session_id = resumed.runs[-1].session_id or chain.session_id
-    refs = [RunRef(run.id, run.workflow_id, run.session_id, None) for run in resumed.runs]
+    refs = [
+        RunRef(run.id, run.workflow_id, run.session_id, None, alias)
+        for run, alias in zip(resumed.runs, _padded(aliases, len(resumed.runs)), strict=True)
+    ]
     return chain.model_copy(update={"session_id": session_id}), refs
 
 
-def _refs(chain: Any) -> list[RunRef]:
-    return [RunRef(run_id, None, chain.session_id, None) for run_id in chain.run_ids]
+def _padded(aliases: list[str | None], count: int) -> list[str | None]:
+    return (aliases + [None] * count)[:count]
+
+
+def _refs(chain: Any, aliases: list[str | None]) -> list[RunRef]:
+    return [
+        RunRef(run_id, None, chain.session_id, None, alias)
+        for run_id, alias in zip(chain.run_ids, _padded(aliases, len(chain.run_ids)), strict=True)
+    ]
 
 
 def _finished(
     params: Params, chain: Any, ended: list[Any], results: list[Any]
 ) -> CyberdeskChainResult:
     if params["raise_on_failure"]:
-        for run in ended:
-            raise_for_run_status(run)
+        for run, result in zip(ended, results, strict=True):
+            raise_with_report(run, result.report)
     return CyberdeskChainResult(session_id=chain.session_id, run_ids=chain.run_ids, results=results)

@@ -37,6 +37,7 @@ def run_cyberdesk_workflow_flow(
     poll_interval_seconds: float = 5.0,
     max_wait_seconds: float | None = None,
     download_to: str | None = None,
+    live_steps: bool = True,
 ) -> CyberdeskRunResult:
     """Run one Cyberdesk workflow and return its result.
 
@@ -52,6 +53,9 @@ def run_cyberdesk_workflow_flow(
         poll_interval_seconds: Delay between status reads (polling is shared).
         max_wait_seconds: Give up (and cancel the run) after this long.
         download_to: Local folder for the run's output files.
+        live_steps: Log the agent's new steps (what it clicked or typed, which tool) while
+            the run goes on, one line per step; the history is read only when the run
+            progressed, at most every 15 seconds. Status changes are logged either way.
     """
     result: CyberdeskRunResult = run_cyberdesk_workflow(**locals())
     return result

@@ -8,7 +8,7 @@ their blocking forms. Each pair shares one body written as steps (`_steps`).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prefect.blocks.abstract import JobRun
 from prefect.filesystems import WritableFileSystem
@@ -39,10 +39,15 @@ if TYPE_CHECKING:
 class CyberdeskRun(JobRun[CyberdeskRunResult]):
     """A Cyberdesk run started by `CyberdeskWorkflow.trigger()` (not a block)."""
 
-    def __init__(self, workflow: CyberdeskWorkflow, run_id: str, run_url: str) -> None:
+    def __init__(
+        self, workflow: CyberdeskWorkflow, run_id: str, run_url: str, *, secrets: Any = ()
+    ) -> None:
         self.workflow = workflow
         self.run_id = run_id
         self.run_url = run_url
+        # The plaintext sensitive values the run was started with: masked in its log lines
+        # and report, never shown (not in the repr).
+        self._secrets = secrets
         self._reporter = RunReporter()
         self._result: CyberdeskRunResult | None = None
 
@@ -85,12 +90,15 @@ class CyberdeskRun(JobRun[CyberdeskRunResult]):
             w.max_poll_interval_seconds,
             w.max_wait_seconds,
             w.cancel_on_abandon,
+            w.live_steps,
         )
         finishing = FinishSettings(
             raise_on_failure, download_to or w.download_to, filesystem, folder, w.create_artifact
         )
-        run = yield from wait_for_run(w.credentials, self.run_id, waiting, self._reporter)
-        self._result = yield from finish_run(w.credentials, run, finishing)
+        run = yield from wait_for_run(
+            w.credentials, self.run_id, waiting, self._reporter, secrets=self._secrets
+        )
+        self._result = yield from finish_run(w.credentials, run, finishing, secrets=self._secrets)
         return self._result
 
     wait_for_completion = sync_calls_deprecated("wait_for_completion_sync")(

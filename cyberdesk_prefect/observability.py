@@ -1,9 +1,11 @@
 """What a Cyberdesk run shows in Prefect: logs, events and a markdown artifact.
 
 The dashboard URL is logged once when a run is created and each status change is logged
-once (never each poll). Every status change also becomes a Prefect event
-`cyberdesk.run.<status>` about the resource `cyberdesk.run.<id>`, so Automations can react to
-Cyberdesk outcomes. When a run ends a markdown artifact keyed `cyberdesk-run-<id>` sums it up.
+once (never each poll; for an awaited run the core's `RunNarrator` writes that line, with
+names). Every status change also becomes a Prefect event `cyberdesk.run.<status>` about the
+resource `cyberdesk.run.<id>`, so Automations can react to Cyberdesk outcomes. When a run ends
+a markdown artifact keyed `cyberdesk-run-<id>` sums it up, followed by its report (last
+steps, error, screenshot links, usage).
 Nothing secret is ever part of them.
 """
 
@@ -184,6 +186,10 @@ def run_markdown(result: CyberdeskRunResult) -> str:
             where = f" -> `{info.local_path}`" if info.local_path else ""
             size = f" ({info.size_bytes} bytes)" if info.size_bytes is not None else ""
             lines.append(f"- `{_md_escape(info.filename)}`{size}{where}")
+    if result.report is not None:
+        # The report without its title (the summary above names the run), headings below ours.
+        body = result.report.to_markdown().split("\n", 1)[1]
+        lines += ["", "**Report**", body.replace("\n## ", "\n#### ")]
     return "\n".join(lines)
 
 

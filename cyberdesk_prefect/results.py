@@ -1,8 +1,11 @@
 """JSON-safe result models returned by the Cyberdesk tasks and blocks.
 
-They hold what a downstream step needs (ids, status, outputs, file metadata, links) and
-nothing secret: sensitive input values and aliases, message history and prompts are left
-out, so the models are safe to persist as Prefect results.
+They hold what a downstream step needs (ids, status, outputs, file metadata, links), what a
+run cost (`usage`: agent steps, from the run's `usage_metadata`) and its `RunReport` (steps
+rendered with secrets masked; for a failed run also the error and signed screenshot links),
+and nothing secret: sensitive input values and aliases, message history and prompts are left
+out, so the models are safe to persist as Prefect results. A bulk's and a chain's `usage` is
+the sum of their runs'.
 """
 
 from __future__ import annotations
@@ -11,7 +14,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
+
+from cyberdesk_core.run_report import RunReport
+from cyberdesk_core.usage import RunUsage, sum_usage
 
 if TYPE_CHECKING:
     from cyberdesk_core import Run, RunAttachment
@@ -81,6 +87,13 @@ class CyberdeskRunResult(BaseModel):
     created_at: datetime | None = Field(default=None, description="When the run was created.")
     started_at: datetime | None = Field(default=None, description="When it started running.")
     ended_at: datetime | None = Field(default=None, description="When it ended.")
+    usage: RunUsage = Field(
+        default_factory=RunUsage, description="Agent steps the run used (from usage_metadata)."
+    )
+    report: RunReport | None = Field(
+        default=None,
+        description="The run's report once it ended: last steps, error, screenshots, usage.",
+    )
 
     @property
     def is_terminal(self) -> bool:
@@ -108,6 +121,7 @@ class CyberdeskRunResult(BaseModel):
         run_url: str,
         attachments: Iterable[CyberdeskAttachmentInfo] = (),
         downloaded_paths: Sequence[str] = (),
+        report: RunReport | None = None,
     ) -> CyberdeskRunResult:
         """Build a result from a core `Run`, keeping only non-secret fields."""
         return cls(
@@ -126,6 +140,8 @@ class CyberdeskRunResult(BaseModel):
             created_at=getattr(run, "created_at", None),
             started_at=getattr(run, "started_at", None),
             ended_at=getattr(run, "ended_at", None),
+            usage=report.usage if report else RunUsage.from_metadata(run.usage_metadata),
+            report=report,
         )
 
 
@@ -146,6 +162,12 @@ class CyberdeskBulkResult(BaseModel):
         default_factory=list, description="Per-run results (filled once waited for)."
     )
 
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def usage(self) -> RunUsage:
+        """Agent steps of all the runs, summed (zero until waited for)."""
+        return sum_usage(r.usage for r in self.results)
+
     @property
     def counts(self) -> dict[str, int]:
         """Number of runs per status."""
@@ -165,6 +187,12 @@ class CyberdeskChainResult(BaseModel):
     results: list[CyberdeskRunResult] = Field(
         default_factory=list, description="Per-step results (filled once waited for)."
     )
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def usage(self) -> RunUsage:
+        """Agent steps of all the steps, summed (zero until waited for)."""
+        return sum_usage(r.usage for r in self.results)
 
     @property
     def by_alias(self) -> dict[str, CyberdeskRunResult]:

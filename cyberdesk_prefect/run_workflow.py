@@ -38,7 +38,7 @@ from cyberdesk_prefect._params import (
 )
 from cyberdesk_prefect._run_steps import create_run, finish_run
 from cyberdesk_prefect._run_wait import wait_for_run
-from cyberdesk_prefect._secrets import SensitiveInputs, sensitive
+from cyberdesk_prefect._secrets import SensitiveInputs, plaintext, sensitive
 from cyberdesk_prefect._steps import Steps, adrive_steps, drive_steps
 from cyberdesk_prefect._watch_hub import RunHints
 from cyberdesk_prefect.credentials import CyberdeskCredentials
@@ -79,6 +79,7 @@ def wait_for_cyberdesk_run(
     filesystem: WritableFileSystem | None = None,
     filesystem_folder: str = "",
     create_artifact: bool = True,
+    live_steps: bool = True,
 ) -> CyberdeskRunResult:
     """Wait for an existing run to end, then fetch its outputs (and files, if asked).
 
@@ -97,7 +98,11 @@ def wait_for_cyberdesk_run(
         download_to: Local folder to download the run's output files to.
         filesystem: A `WritableFileSystem` block to write the output files to instead.
         filesystem_folder: Folder inside `filesystem`.
-        create_artifact: Create a markdown artifact `cyberdesk-run-<id>` for the run.
+        create_artifact: Create a markdown artifact `cyberdesk-run-<id>` for the run (its
+            report: last steps, error, screenshot links, usage).
+        live_steps: Log the agent's new steps (what it clicked or typed, which tool) while
+            the run goes on, one line per step; the history is read only when the run
+            progressed, at most every 15 seconds. Status changes are logged either way.
 
     Returns:
         A `CyberdeskRunResult`.
@@ -150,6 +155,7 @@ def run_cyberdesk_workflow(
     concurrency_limit_name: str | None = None,
     idempotency_key: str | None = None,
     rerun_succeeded: bool = False,
+    live_steps: bool = True,
 ) -> CyberdeskRunResult:
     """Run a Cyberdesk workflow: create the run, wait for it, fetch outputs and files.
 
@@ -197,5 +203,8 @@ def _run(params: Params) -> Steps[CyberdeskRunResult]:
         reporter=reporter,
         cancel_on_abandon=wait.cancel_on_abandon,
     )
-    run = yield from wait_for_run(credentials, run.id, wait, reporter, hints=RunHints.of(run))
-    return (yield from finish_run(credentials, run, finish_settings(params)))
+    secrets = plaintext(options.sensitive_input_values)
+    run = yield from wait_for_run(
+        credentials, run.id, wait, reporter, hints=RunHints.of(run), secrets=secrets
+    )
+    return (yield from finish_run(credentials, run, finish_settings(params), secrets=secrets))

@@ -109,7 +109,12 @@ class CyberdeskWorkflow(_JobBlock):
         default=True, description="Cancel the run when a wait is abandoned or times out."
     )
     create_artifact: bool = Field(
-        default=True, description="Create a markdown artifact for each finished run."
+        default=True,
+        description="Create a markdown artifact for each finished run (with its report).",
+    )
+    live_steps: bool = Field(
+        default=True,
+        description="Log the agent's new steps while a run is awaited (status changes always).",
     )
     download_to: str | None = Field(
         default=None, description="Local folder to download output files to after success."
@@ -145,7 +150,7 @@ class CyberdeskWorkflow(_JobBlock):
     def _trigger(self, overrides: dict[str, Any]) -> Steps[CyberdeskRun]:
         from cyberdesk_prefect._idempotency import task_idempotency_key
         from cyberdesk_prefect._run_steps import create_run
-        from cyberdesk_prefect._secrets import sensitive
+        from cyberdesk_prefect._secrets import plaintext, sensitive
         from cyberdesk_prefect.job_runs import CyberdeskRun
         from cyberdesk_prefect.observability import RunReporter
 
@@ -159,7 +164,12 @@ class CyberdeskWorkflow(_JobBlock):
             reporter=RunReporter(),
             cancel_on_abandon=self.cancel_on_abandon,
         )
-        return CyberdeskRun(self, run.id, self.credentials.run_url(run.id))
+        return CyberdeskRun(
+            self,
+            run.id,
+            self.credentials.run_url(run.id),
+            secrets=plaintext(options.sensitive_input_values),
+        )
 
     @sync_calls_deprecated("trigger_sync")
     async def trigger(self, **overrides: Any) -> CyberdeskRun:

@@ -6,6 +6,7 @@ inputs are the export's outputs, passed with ``$ref``), and import and post the 
 (returns the posted totals). The flow then downloads every exported file (to a local folder, or to
 any Prefect ``WritableFileSystem`` block such as ``LocalFileSystem`` or an S3 bucket), re-adds the
 CSV files, and fails loudly unless debits equal credits and the posted totals match the export.
+It logs (and returns) what the month-end cost in agent steps, summed over the chain's runs.
 
 Cancelling the flow run cancels the Cyberdesk runs it started.
 
@@ -32,7 +33,7 @@ from cyberdesk_example_settings import (
     pool_list,
     storage_folder,
 )
-from prefect import flow, task, unmapped
+from prefect import flow, get_run_logger, task, unmapped
 from prefect.blocks.core import Block
 from prefect.filesystems import WritableFileSystem
 from prefect.utilities.asyncutils import run_coro_as_sync
@@ -198,8 +199,10 @@ def monthly_financial_reporting(
     # .result() re-raises the first failed download, so it fails the flow run.
     files = downloaded.result()
     report = validate_totals(chain.outputs, files, filesystem)
+    get_run_logger().info("Month-end %s cost %s", period, chain.usage.describe())
     return {
         "report": report,
+        "usage": chain.usage.model_dump(),
         "session_id": chain.session_id,
         "run_ids": chain.run_ids,
         "files": [info.model_dump() for batch in files for info in batch],
@@ -215,7 +218,13 @@ def main() -> None:
     if args.serve:
         monthly_financial_reporting.serve(name="monthly-close", cron=MONTHLY_CRON)
     else:
-        print(monthly_financial_reporting(month=args.month))
+        result = monthly_financial_reporting(month=args.month)
+        usage = result["usage"]
+        print(result)
+        print(
+            f"Month-end cost: {usage['agentic_steps']} agent steps "
+            f"({usage['cached_steps']} cached) over {usage['runs']} runs"
+        )
 
 
 if __name__ == "__main__":

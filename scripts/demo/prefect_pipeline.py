@@ -142,7 +142,13 @@ def main() -> int:
             result = run_flow(events, monthly_financial_reporting, args.month)
         finally:
             watcher.stop()
+        usage = result["usage"]
+        events.emit(
+            f"month-end cost {usage['agentic_steps']} agent steps "
+            f"({usage['cached_steps']} cached) over {usage['runs']} runs"
+        )
         report.update(
+            usage=usage,
             run_ids=result["run_ids"],
             session_id=result["session_id"],
             validation=result["report"],

@@ -11,6 +11,9 @@ WF_SLOW = "11111111-1111-4111-8111-000000000004"
 WF_DOUBLE = "11111111-1111-4111-8111-000000000005"
 WF_FLIP = "11111111-1111-4111-8111-000000000006"
 WF_MEDIUM = "11111111-1111-4111-8111-000000000007"
+WF_STEPS = "11111111-1111-4111-8111-000000000008"
+WF_STEPS_FAILED = "11111111-1111-4111-8111-000000000009"
+WF_STEPS_LONG = "11111111-1111-4111-8111-00000000000a"
 POOL_FAST = "22222222-2222-4222-8222-000000000001"
 
 # Simulated seconds are divided by TIME_SCALE: a 2 s workflow takes 0.1 s of real time.
@@ -39,6 +42,19 @@ OK_BEHAVIOR: dict[str, Any] = {
     "output": {"month": "{{ inputs.month }}", "total": 42},
     "files": [{"name": "tb_{{ inputs.month }}.csv", "content": "account,amount\n1000,42\n"}],
 }
+# An agent's steps; the first one says the `account` input, which the tests also send as a
+# sensitive value, so a log line that shows it would leak a secret.
+AGENT_STEPS: list[dict[str, Any]] = [
+    {
+        "text": "Signing in as {{ inputs.account }}",
+        "tool": "computer",
+        "tool_input": {"action": "screenshot"},
+    },
+    {"tool": "computer", "tool_input": {"action": "left_click", "target": "Ledger"}},
+    {"tool": "computer", "tool_input": {"action": "left_click", "target": "Export"}},
+    {"text": "Saving the export", "tool": "computer", "tool_input": {"action": "key"}},
+]
+REASON = "No invoices for October in the ERP"
 SEED: dict[str, Any] = {
     "workflows": [
         {"id": WF_OK, "name": "monthly-report", "behavior": OK_BEHAVIOR},
@@ -60,6 +76,28 @@ SEED: dict[str, Any] = {
         },
         {"id": WF_FLIP, "name": "flip", "behavior": {"duration": 1, "outcome": "error"}},
         {"id": WF_MEDIUM, "name": "medium", "behavior": {"duration": 20}},
+        # About 3 s of real time: its steps can be seen while it runs.
+        {
+            "id": WF_STEPS,
+            "name": "month-end export",
+            "behavior": {"duration": 60, "steps": AGENT_STEPS, "output": {"rows": 3}},
+        },
+        {
+            "id": WF_STEPS_FAILED,
+            "name": "import invoices",
+            "behavior": {
+                "duration": 10,
+                "steps": AGENT_STEPS[1:3],
+                "outcome": "task_failed",
+                "error_message": REASON,
+            },
+        },
+        # About 18 s of real time: longer than the narrator's 15 s between history reads.
+        {
+            "id": WF_STEPS_LONG,
+            "name": "long steps",
+            "behavior": {"duration": 360, "steps": AGENT_STEPS},
+        },
     ],
     "pools": [{"id": POOL_FAST, "name": "fast"}],
     "machines": [{"name": f"machine-{i}", "pools": ["fast"]} for i in range(12)],

@@ -19,3 +19,6 @@ def test_closes_the_month_and_downloads_the_files(cyberdesk_env: Path, client: A
     ]
     sessions = {client.runs.get(run_id).session_id for run_id in result["run_ids"]}
     assert sessions == {result["session_id"]}
+    # What month-end cost: the chain's three runs, their agent steps summed.
+    assert result["usage"]["runs"] == 3
+    assert result["usage"]["agentic_steps"] > 0
