@@ -2,8 +2,9 @@
 # Each engine is also tested at the oldest line pyproject declares (the *-oldest environments).
 ENVS := airflow prefect airflow-oldest prefect-oldest
 
-.PHONY: setup setup-main test lint typecheck test-airflow test-prefect test-oldest test-oldest-airflow \
-	test-oldest-prefect test-distributed test-sdk test-browser demo bench emulator lock clean
+.PHONY: setup setup-main test lint typecheck test-airflow test-airflow-suites test-airflow-e2e \
+	test-prefect test-oldest test-oldest-airflow test-oldest-prefect test-distributed test-sdk \
+	test-browser demo bench emulator lock clean
 
 setup:
 	@for env in $(ENVS); do scripts/setup-env.sh $$env || exit 1; done
@@ -38,9 +39,15 @@ typecheck: setup
 	.venvs/prefect/bin/mypy tests/e2e/distributed/prefect tests/e2e/airflow/airflow_stack.py \
 		tests/e2e/airflow/airflow_env.py tests/e2e/airflow/airflow_canary.py
 
-test-airflow: setup
+test-airflow: test-airflow-suites test-airflow-e2e
+
+test-airflow-suites: setup
 	scripts/run-tests.sh airflow tests/core tests/emulator tests/airflow tests/examples/airflow \
-		tests/reliability/core tests/reliability/airflow tests/e2e/airflow
+		tests/reliability/core tests/reliability/airflow
+
+# Real Airflow services (api-server, scheduler, dag-processor, triggerer) on SQLite.
+test-airflow-e2e: setup
+	scripts/run-tests.sh airflow tests/e2e/airflow
 
 # tests/core runs once, in the Airflow environment: both locks pin the same httpx and pydantic.
 test-prefect: setup
@@ -60,10 +67,13 @@ test-distributed: setup
 	scripts/run-tests.sh airflow tests/e2e/distributed/airflow
 	scripts/run-tests.sh prefect tests/e2e/distributed/prefect
 
-# The README's test command. The two oldest-release suites (dag.test and a Prefect test server, no
-# services) run side by side, each printed whole when it ends; the distributed stacks run alone.
-test: lint typecheck test-airflow test-sdk test-browser test-prefect
+# The README's test command. Suites that start no services of their own (dag.test, a Prefect test
+# server) run two side by side, each printed whole when it ends: the newest-release pair, then the
+# oldest-release pair. The stacks of real services (Airflow e2e, the distributed ones) run alone.
+test: lint typecheck test-sdk test-browser
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-airflow-suites test-prefect
 	$(MAKE) --no-print-directory -j2 --output-sync=target test-oldest-airflow test-oldest-prefect
+	$(MAKE) --no-print-directory test-airflow-e2e
 	$(MAKE) --no-print-directory test-distributed
 
 demo: setup-main
