@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from cyberdesk_core.run_report import RunReport
 
 __all__ = [
-    "MAX_DETAILED_REPORTS",
     "XCOM_REPORT",
     "XCOM_REPORTS",
     "XCOM_USAGE",
@@ -51,9 +50,6 @@ XCOM_REPORT = "cyberdesk_report"
 XCOM_REPORTS = "cyberdesk_reports"
 #: XCom key of the agent steps the task's runs used, added up (``RunUsage`` as JSON).
 XCOM_USAGE = "cyberdesk_usage"
-#: Failed runs of one task whose details (history, signed screenshots) are read, at most: a bulk
-#: of hundreds of failed runs would otherwise send hundreds of requests for its report.
-MAX_DETAILED_REPORTS = 5
 
 
 def build_reports(
@@ -63,15 +59,12 @@ def build_reports(
 
     Never raises: a report that fails to build is logged and missing from the result.
     """
-    from cyberdesk_core.report_building import build_run_report
+    from cyberdesk_core.report_building import build_run_report, details_plan
 
     reports: dict[str, RunReport] = {}
-    detailed = 0
     try:
         with hook.get_client() as client:
-            for run in runs:
-                details = run.status != "success" and detailed < MAX_DETAILED_REPORTS
-                detailed += details
+            for run, details in zip(runs, details_plan(runs), strict=True):
                 try:
                     reports[run.id] = build_run_report(
                         client, run, secrets=secrets, details=details

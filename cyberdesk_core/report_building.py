@@ -11,11 +11,13 @@ into a failed task.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from cyberdesk_core import _insight_endpoints as insight_endpoints
 from cyberdesk_core import _resource_endpoints as resource_endpoints
 from cyberdesk_core import _run_endpoints as run_endpoints
+from cyberdesk_core._status import RunStatus
 from cyberdesk_core._steps import Steps, asend_steps, send_steps
 from cyberdesk_core.errors import ConfigurationError, CyberdeskError
 from cyberdesk_core.history import parse_history
@@ -28,9 +30,28 @@ if TYPE_CHECKING:
     from cyberdesk_core.client import CyberdeskClient
     from cyberdesk_core.models import Run
 
-__all__ = ["abuild_run_report", "build_run_report", "report_steps"]
+__all__ = [
+    "MAX_DETAILED_REPORTS",
+    "abuild_run_report",
+    "build_run_report",
+    "details_plan",
+    "report_steps",
+]
 
 _MAX_ATTACHMENTS = 1000
+#: Runs of one task (a bulk, a chain) whose reports get the details, at most: each costs a few
+#: requests, and a bulk of hundreds of failed runs would otherwise send hundreds.
+MAX_DETAILED_REPORTS = 10
+
+
+def details_plan(runs: Iterable[Run], limit: int = MAX_DETAILED_REPORTS) -> list[bool]:
+    """Per finished run, in order, whether its report gets the details (`details=True`): a run
+    that did not succeed (`error`, `task_failed`, `cancelled`, a status not known yet), among
+    the first `limit` of them. A successful run's report needs no request."""
+    plan: list[bool] = []
+    for run in runs:
+        plan.append(run.status != RunStatus.SUCCESS and sum(plan) < limit)
+    return plan
 
 
 def _screenshots(run: Run, keep: int) -> list[ScreenshotLink]:
@@ -87,7 +108,8 @@ def report_steps(
             attachments = [a.model_copy(update={"filename": names.get(a.id)}) for a in attachments]
         except CyberdeskError:
             pass  # ids without names
-    screenshots = _screenshots(run, max_screenshots)
+    # Without details nothing is signed, and an unsigned `supabase://` reference opens nowhere.
+    screenshots = _screenshots(run, max_screenshots) if details else []
     if sign_screenshots:
         for index, shot in enumerate(screenshots):
             try:

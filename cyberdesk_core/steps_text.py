@@ -31,6 +31,7 @@ __all__ = [
     "run_agent_steps",
     "run_step_lines",
     "shorten",
+    "strings_in",
 ]
 
 DEFAULT_MAX_CHARS = 160
@@ -55,17 +56,18 @@ def shorten(text: str, max_chars: int = DEFAULT_MAX_CHARS) -> str:
     return flat if len(flat) <= max_chars else flat[: max(max_chars - 1, 0)].rstrip() + "…"
 
 
-def _strings(value: Any) -> Iterable[str]:
+def strings_in(value: Any) -> Iterable[str]:
+    """Every string (and number, as text) nested in `value`'s mappings and sequences."""
     if isinstance(value, str):
         yield value
     elif isinstance(value, int | float) and not isinstance(value, bool):
         yield str(value)
     elif isinstance(value, Mapping):
         for item in value.values():
-            yield from _strings(item)
+            yield from strings_in(item)
     elif isinstance(value, list | tuple):
         for item in value:
-            yield from _strings(item)
+            yield from strings_in(item)
 
 
 class SecretMask:
@@ -80,7 +82,7 @@ class SecretMask:
     def for_run(cls, run: Run, extra: Any = ()) -> SecretMask:
         """The mask of one run: its `sensitive_input_aliases` values, plus the strings in
         `extra` (values, or a mapping/list nesting them, e.g. `sensitive_input_values`)."""
-        return cls([*_strings(run.sensitive_input_aliases or {}), *_strings(extra)])
+        return cls([*strings_in(run.sensitive_input_aliases or {}), *strings_in(extra)])
 
     def __call__(self, text: str) -> str:
         """`text` with every sensitive value replaced."""

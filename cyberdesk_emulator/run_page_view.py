@@ -15,12 +15,11 @@ same URLs (the browser reuses the images it already has).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from cyberdesk_core.steps_text import SecretMask, render_agent_steps
+from cyberdesk_core.steps_text import SecretMask, render_agent_steps, strings_in
 from cyberdesk_emulator.agent_steps import IMAGE_PREFIX, parse_image_url
 from cyberdesk_emulator.execution import effective_secrets
 from cyberdesk_emulator.runtime import Emulator
@@ -82,19 +81,6 @@ class RunPageView:
     output_keys: list[str]
 
 
-def _strings(value: Any) -> Iterable[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        yield str(value)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _strings(item)
-
-
 class PageMask(SecretMask):
     """The core mask (sensitive values become ``[secret]``) that also hides input values."""
 
@@ -104,8 +90,8 @@ class PageMask(SecretMask):
             *(run.sensitive_input_aliases or {}).values(),
             *((machine.sensitive_aliases or {}).values() if machine else ()),
         ]
-        super().__init__([*aliases, *_strings(effective_secrets(emu.store, run, machine))])
-        inputs = {s for s in _strings(run.input_values) if len(s) >= MIN_MASKED_INPUT_CHARS}
+        super().__init__([*aliases, *strings_in(effective_secrets(emu.store, run, machine))])
+        inputs = {s for s in strings_in(run.input_values) if len(s) >= MIN_MASKED_INPUT_CHARS}
         self._inputs = sorted(inputs, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:

@@ -13,51 +13,42 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from cyberdesk_core import RunCancelledError, RunFailedError, raise_for_run_status
-from cyberdesk_core.report_building import abuild_run_report, build_run_report
+from cyberdesk_core import RunCancelledError, RunFailedError, RunStatus, raise_for_run_status
+from cyberdesk_core._steps import Steps as CoreSteps
+from cyberdesk_core._steps import asend_steps, send_steps
+from cyberdesk_core.report_building import details_plan, report_steps
 from cyberdesk_core.run_names import NAMES
 from cyberdesk_core.usage import RunUsage, sum_usage
 from cyberdesk_prefect._steps import AsyncClients, Clients, Step
 from cyberdesk_prefect.observability import get_logger
 
 if TYPE_CHECKING:
-    from cyberdesk_core import Run
+    from cyberdesk_core import AsyncCyberdeskClient, CyberdeskClient, Run
     from cyberdesk_core.run_report import RunReport
 
-__all__ = ["FAILED_STATUSES", "log_usage", "raise_with_report", "run_reports"]
-
-#: Ended statuses whose report carries the details (history, screenshots, file names).
-FAILED_STATUSES = frozenset({"error", "task_failed", "cancelled"})
-#: Failed runs of one batch whose details are read, at most (each costs a few requests).
-MAX_DETAILED_REPORTS = 20
-#: Last screenshots a failed run's report links to (signed).
-_MAX_SCREENSHOTS = 3
+__all__ = ["log_usage", "raise_with_report", "run_reports"]
 
 
 def _failed(run: Run) -> bool:
-    return str(run.status.value) in FAILED_STATUSES
-
-
-def _plan(runs: Sequence[Run]) -> list[bool]:
-    """Per run, whether its report gets the details: the first failed runs of the batch."""
-    plan: list[bool] = []
-    detailed = 0
-    for run in runs:
-        details = _failed(run) and detailed < MAX_DETAILED_REPORTS
-        detailed += details
-        plan.append(details)
-    return plan
-
-
-def _shots(details: bool) -> int:
-    # Unsigned screenshot references open nowhere: only a detailed report lists screenshots.
-    return _MAX_SCREENSHOTS if details else 0
+    return run.status != RunStatus.SUCCESS
 
 
 def _machine_name(base_url: str, run: Run) -> str | None:
     """The machine's name if the narrator already looked it up (no request here)."""
     names = NAMES.cached_names(base_url, None, run.machine_id)
     return names.machine if names is not None else None
+
+
+def _report_request(
+    client: CyberdeskClient | AsyncCyberdeskClient, run: Run, details: bool, secrets: Any
+) -> CoreSteps[Any, RunReport]:
+    return report_steps(
+        run,
+        secrets=secrets,
+        details=details,
+        machine_name=_machine_name(client.base_url, run),
+        run_url=client.run_url(run.id),
+    )
 
 
 def _building_failed(run: Run, exc: Exception) -> None:
@@ -70,22 +61,14 @@ def run_reports(runs: Sequence[Run], *, secrets: Any = ()) -> Step[list[RunRepor
     Each failed run's report is logged (warning) as soon as it is built.
     """
     runs = list(runs)
-    plan = _plan(runs)
+    plan = details_plan(runs)
 
     def blocking(clients: Clients) -> list[RunReport | None]:
         reports: list[RunReport | None] = []
         for run, details in zip(runs, plan, strict=True):
             try:
                 client = clients.get()
-                shots = _shots(details)
-                report = build_run_report(
-                    client,
-                    run,
-                    secrets=secrets,
-                    details=details,
-                    max_screenshots=shots,
-                    machine_name=_machine_name(client.base_url, run),
-                )
+                report = send_steps(client, _report_request(client, run, details, secrets))
             except Exception as exc:  # a report is a convenience; the run's outcome stands
                 _building_failed(run, exc)
                 report = None
@@ -97,15 +80,7 @@ def run_reports(runs: Sequence[Run], *, secrets: Any = ()) -> Step[list[RunRepor
         for run, details in zip(runs, plan, strict=True):
             try:
                 client = await clients.get()
-                shots = _shots(details)
-                report = await abuild_run_report(
-                    client,
-                    run,
-                    secrets=secrets,
-                    details=details,
-                    max_screenshots=shots,
-                    machine_name=_machine_name(client.base_url, run),
-                )
+                report = await asend_steps(client, _report_request(client, run, details, secrets))
             except Exception as exc:
                 _building_failed(run, exc)
                 report = None
