@@ -6,7 +6,7 @@ run (a model plus its lists and dicts) with all of them alive at once; the garba
 then promotes thousands of short-lived objects per page and ends up running full collections
 over the whole process (in an Airflow triggerer, a long one). Here each item is turned into
 Python objects on its own and dropped at once unless it is watched and its listed state
-(status, machine, start, end and usage) differs from the last one seen.
+(status, machine, start and end) differs from the last one seen.
 """
 
 from __future__ import annotations
@@ -37,9 +37,10 @@ __all__ = [
     "parse_listing",
 ]
 
-#: What tells a listed run changed: its raw status, machine, start, end and usage as sent (the
-#: execution side reports progress in `usage_metadata`, see `step_progress`).
-Fingerprint = tuple[object, object, object, object, object]
+#: What tells a listed run changed: its raw status, machine, start and end as sent. Progress
+#: within a status (`usage_metadata`, see `step_progress`) is recorded apart, without building
+#: the run again.
+Fingerprint = tuple[object, object, object, object]
 #: A watched run on a page: the Run built from it with its fingerprint (None when the page came
 #: from elsewhere and had no raw state to take one from), or None when it was listed unchanged.
 Listed = tuple[Run, Fingerprint | None] | None
@@ -50,13 +51,7 @@ _UNSEEN: object = object()
 def fingerprint(item: Mapping[str, Any]) -> Fingerprint:
     """The listed state of a raw run item."""
     get = item.get
-    return (
-        get("status"),
-        get("machine_id"),
-        get("started_at"),
-        get("ended_at"),
-        get("usage_metadata"),
-    )
+    return (get("status"), get("machine_id"), get("started_at"), get("ended_at"))
 
 
 @dataclass
@@ -67,6 +62,8 @@ class ListingContext:
     known: Mapping[str, Fingerprint | None]
     #: Filled while reading: the fingerprint of every watched run that was built.
     changed: dict[str, Fingerprint] = field(default_factory=dict)
+    #: Filled while reading: the raw `usage_metadata` of every watched run listed.
+    progress: dict[str, object] = field(default_factory=dict)
 
 
 def _pick(value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
@@ -80,6 +77,7 @@ def _pick(value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInf
     if last is _UNSEEN or not isinstance(run_id, str):
         # Not watched: dropped before any model (or error) is built for it.
         return None
+    context.progress[run_id] = value.get("usage_metadata")
     state = fingerprint(value)
     if state == last:
         return run_id
@@ -108,6 +106,8 @@ class Listing:
     #: Items on the page (watched or not) and the total the API reported, for paging.
     count: int
     total: int
+    #: Raw `usage_metadata` of each watched run on the page (its progress within a status).
+    progress: dict[str, object] = field(default_factory=dict)
 
 
 def parse_listing(content: bytes, context: ListingContext) -> Listing:
@@ -120,7 +120,7 @@ def parse_listing(content: bytes, context: ListingContext) -> Listing:
             found[item.id] = (item, context.changed[item.id])
         elif item is not None:
             found[item] = None
-    return Listing(found, len(page.items), page.total)
+    return Listing(found, len(page.items), page.total, context.progress)
 
 
 # Every optional run field except `run_message_history` (the one that makes runs heavy): a run
@@ -152,10 +152,10 @@ _PAGE_OF_RUNS: type[Page[Run]] = Page[Run]
 
 def listing_of(page: Page[Run], context: ListingContext) -> Listing:
     """A page read as a whole (another client's list call) as the watcher's listing."""
-    found: dict[str, Listed] = {
-        run.id: (run, None) for run in page.items if run.id in context.known
-    }
-    return Listing(found, len(page.items), page.total)
+    watched = [run for run in page.items if run.id in context.known]
+    found: dict[str, Listed] = {run.id: (run, None) for run in watched}
+    progress: dict[str, object] = {run.id: run.usage_metadata for run in watched}
+    return Listing(found, len(page.items), page.total, progress)
 
 
 def listing_parser(context: ListingContext) -> Callable[[httpx.Response], Listing]:

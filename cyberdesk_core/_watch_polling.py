@@ -198,6 +198,9 @@ class RunPolling:
                     self._fail(tracked, exc)
                 return None
             found.update(page.found)
+            for run_id, progress in page.progress.items():
+                if run_id in self._runs:
+                    self._runs[run_id].progress = progress
             nxt = skip + page.count
             skip = nxt if page.count and nxt < page.total else None
         return found, skip is None or len(found) == len(wanted)
@@ -257,6 +260,7 @@ class RunPolling:
                 self._troubled = self._troubled or is_transient(exc)
             return
         tracked.seen = True
+        tracked.progress = run.usage_metadata
         # `last_run` now comes from a GET: the next list scan builds the run again.
         tracked.listed_as = None
         tracked.workflow_id = tracked.workflow_id or run.workflow_id
@@ -270,7 +274,7 @@ class RunPolling:
         tracked.last_run = run
         for waiter in list(tracked.waiters):
             if waiter.narrator is not None:
-                waiter.narrator.seen(run, self.client)
+                waiter.narrator.seen(run, self.client, progress=tracked.progress)
             if waiter.last_status == run.status:
                 continue
             waiter.last_status = run.status

@@ -48,6 +48,8 @@ class Tracked:
     # The state the last list scan showed (status, machine, start, end as sent), when a scan
     # built `last_run`: a later scan showing the same state does not build the run again.
     listed_as: Fingerprint | None = None
+    # The run's raw `usage_metadata` as last read: its progress within a status, for narrators.
+    progress: object = None
 
     def group_key(self) -> tuple[str, str] | None:
         """(filter name, value) to list this run with others, or None to read it with GET."""

@@ -11,8 +11,9 @@ shows it every snapshot of the run it reads anyway (`seen`); the narrator then w
 
 Watching stays cheap. A snapshot the watcher read with GET carries the history: its new steps
 are written at no cost. Otherwise the history (large) is read with one GET only when it is due
-(`step_progress.history_due`: the run's cheap listed fields changed, or it is running and
-`slow_interval` passed), never sooner than `step_interval` after the previous read (nor after
+(`step_progress.progress_due`: the run's status or its listed `usage_metadata` changed, which
+the watcher notes without building the run again, or it is running and `slow_interval`
+passed), never sooner than `step_interval` after the previous read (nor after
 the narrator started: a run shorter than that costs no history read at all), and the watcher
 lets at most a few narrators read per tick (`RunPolling.history_budget`), those waiting
 longest first. One read writes at most `max_lines` lines; older new steps are counted in one
@@ -31,9 +32,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from cyberdesk_core._status import RunStatus
 from cyberdesk_core.errors import CyberdeskError
 from cyberdesk_core.run_names import NAMES, NameBook, RunNames
-from cyberdesk_core.step_progress import DEFAULT_SLOW_INTERVAL, history_due
+from cyberdesk_core.step_progress import DEFAULT_SLOW_INTERVAL, progress_due
 from cyberdesk_core.steps_text import run_agent_steps
 from cyberdesk_core.summaries import describe_run
 
@@ -84,8 +86,9 @@ class RunNarrator:
         self._clock = clock
         self._latest: Run | None = None
         self._announced: Any = None
-        #: The snapshot at the last history read, and when it was read.
-        self._read_as: Run | None = None
+        #: Progress (status, usage as listed) now and at the last history read, and when.
+        self._progress: tuple[object, object] | None = None
+        self._read_as: tuple[object, object] | None = None
         self._read_at = clock()
         #: Step lines written so far (the history only grows), and history reads sent.
         self.steps_written = 0
@@ -97,14 +100,17 @@ class RunNarrator:
 
     # -- called by the watcher, on its loop ------------------------------------------------
 
-    def seen(self, run: Run, client: AsyncCyberdeskClient) -> None:
-        """A snapshot of the run was read: announce a new status (names looked up first)."""
+    def seen(self, run: Run, client: AsyncCyberdeskClient, progress: object = None) -> None:
+        """A snapshot of the run was read (`progress`: its `usage_metadata` as last listed,
+        which may be newer than the snapshot's): announce a new status (names looked up
+        first); a snapshot with its history brings new steps."""
         if self._closed:
             return
         self._latest = run
+        self._progress = (run.status, progress if progress is not None else run.usage_metadata)
         if run.run_message_history is not None and self.live_steps:
             # Read with GET (a run alone in the watcher): its history came for free.
-            self._read_as, self._read_at = run, self._clock()
+            self._read_as, self._read_at = self._progress, self._clock()
             self._in_order(lambda: self.write_steps(run))
         if run.status == self._announced:
             return
@@ -129,8 +135,12 @@ class RunNarrator:
         waited = self._clock() - self._read_at
         if waited < self._step_interval:
             return False
-        return history_due(
-            self._read_as, run, seconds_since_fetch=waited, slow_interval=self._slow_interval
+        return progress_due(
+            self._read_as,
+            self._progress,
+            running=run.status in (RunStatus.RUNNING, RunStatus.RUNNING_CHECKS),
+            seconds_since_fetch=waited,
+            slow_interval=self._slow_interval,
         )
 
     @property
@@ -143,7 +153,7 @@ class RunNarrator:
         if self._latest is None or self._reading:
             return
         self._reading = True
-        self._read_as = self._latest
+        self._read_as = self._progress
         self._read_at = self._clock()
         run_id = self._latest.id
         self._enqueue(lambda: self._read(run_id, client))

@@ -16,7 +16,13 @@ from cyberdesk_core._status import RunStatus
 if TYPE_CHECKING:
     from cyberdesk_core.models import Run
 
-__all__ = ["DEFAULT_SLOW_INTERVAL", "PROGRESS_FIELDS", "history_due", "run_progressed"]
+__all__ = [
+    "DEFAULT_SLOW_INTERVAL",
+    "PROGRESS_FIELDS",
+    "history_due",
+    "progress_due",
+    "run_progressed",
+]
 
 #: What to pass as `fields=` when listing runs to watch their progress (the base fields
 #: `id`, `workflow_id`, `machine_id`, `status` and `created_at` always come back).
@@ -27,6 +33,20 @@ DEFAULT_SLOW_INTERVAL = 30.0
 
 def _signature(run: Run) -> tuple[Any, ...]:
     return (run.status, run.machine_id, run.started_at, run.ended_at, run.usage_metadata)
+
+
+def progress_due(
+    before: object,
+    after: object,
+    *,
+    running: bool,
+    seconds_since_fetch: float,
+    slow_interval: float = DEFAULT_SLOW_INTERVAL,
+) -> bool:
+    """`history_due` on progress tokens (e.g. ``(status, usage_metadata)`` as listed), for a
+    watcher that does not build a run for each change: due when the token changed, or while
+    running at the slow cadence."""
+    return before != after or (running and seconds_since_fetch >= slow_interval)
 
 
 def run_progressed(before: Run | None, after: Run) -> bool:
@@ -44,7 +64,10 @@ def history_due(
 ) -> bool:
     """Whether to fetch the run's history now: it progressed, or it is running and the last
     fetch is at least `slow_interval` seconds old."""
-    if run_progressed(before, after):
-        return True
-    running = after.status in (RunStatus.RUNNING, RunStatus.RUNNING_CHECKS)
-    return running and seconds_since_fetch >= slow_interval
+    return progress_due(
+        None if before is None else _signature(before),
+        _signature(after),
+        running=after.status in (RunStatus.RUNNING, RunStatus.RUNNING_CHECKS),
+        seconds_since_fetch=seconds_since_fetch,
+        slow_interval=slow_interval,
+    )

@@ -39,12 +39,12 @@ def test_only_watched_runs_are_built_and_their_state_recorded() -> None:
     entry = listing.found["b"]
     assert entry is not None
     b, state = entry
-    assert state == ("success", "m-1", None, None, None)
+    assert state == ("success", "m-1", None, None)
     assert b.status is RunStatus.SUCCESS
     assert b.output_data == {"x": 1}
     assert (listing.count, listing.total) == (3, 3)
     assert listing.found["a"] is not None
-    assert listing.found["a"][1] == ("running", "m-1", None, None, None)
+    assert listing.found["a"][1] == ("running", "m-1", None, None)
 
 
 def test_a_run_listed_as_before_is_not_built_again() -> None:
@@ -57,11 +57,12 @@ def test_a_run_listed_as_before_is_not_built_again() -> None:
     entry = again.found["a"]
     assert entry is not None
     assert entry[0].machine_id == "m-2"
-    # So does a change of usage: the execution side reports its steps there (the narrator's
-    # cue to read the history).
+    # A change of usage alone (the execution side reports its steps there) builds nothing: it
+    # is recorded as the run's progress, the narrators' cue to read the history.
     stepped = {**item, "usage_metadata": {"total_agentic_steps": 3}}
     third = parse_listing(_page(stepped), ListingContext({"a": fingerprint(item)}))
-    assert third.found["a"] is not None
+    assert third.found == {"a": None}
+    assert third.progress == {"a": {"total_agentic_steps": 3}}
 
 
 def test_malformed_watched_runs_fail_and_unwatched_ones_are_ignored() -> None:
