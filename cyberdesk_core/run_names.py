@@ -2,13 +2,12 @@
 
 A log line that says ``workflow 'Month-end export'`` and ``machine 'FIN-DESK-01'`` reads
 better at 3 a.m. than two UUIDs. Names rarely change, so the first id of a kind not known yet
-lists that kind (`GET /v1/machines`, `GET /v1/workflows`, up to `MAX_PAGES` pages of
-`PAGE_SIZE`): one request names every machine of the organization, however many runs are
-watched. The names are kept `NAME_TTL` seconds. An id not in the listing (a workflow created
-since) lists the kind again if the listing is older than `RELIST_AFTER` seconds; an id found
-missing that way is not looked for again for `FAILED_TTL` seconds, so a broken lookup never
-costs a request per log line. Lookups never raise: a line without a name still
-carries the id.
+lists that kind (`GET /v1/machines`, `GET /v1/workflows`, pages of up to `PAGE_SIZE`): one
+request names up to 1,000 machines, however many runs are watched. The names are kept
+`NAME_TTL` seconds. An id not in the listing (a workflow created since) lists the kind again if
+the listing is older than `RELIST_AFTER` seconds; an id found missing that way is not looked
+for again for `FAILED_TTL` seconds, so a broken lookup never costs a request per log line.
+Lookups never raise: a line without a name still carries the id.
 """
 
 from __future__ import annotations
@@ -34,7 +33,7 @@ FAILED_TTL = 300.0
 RELIST_AFTER = 30.0
 #: Seconds a listing may take before the line goes out without the name.
 LOOKUP_TIMEOUT = 10.0
-PAGE_SIZE = 100
+PAGE_SIZE = 1000
 MAX_PAGES = 10
 
 
@@ -99,11 +98,14 @@ class NameBook:
     async def _list(self, client: AsyncCyberdeskClient, kind: str) -> dict[str, str]:
         resource: Any = client.workflows if kind == "workflow" else client.machines
         names: dict[str, str] = {}
-        for page_number in range(MAX_PAGES):
+        skip = 0
+        for _ in range(MAX_PAGES):
             self.listings += 1
-            page = await resource.list(skip=page_number * PAGE_SIZE, limit=PAGE_SIZE)
+            page = await resource.list(skip=skip, limit=PAGE_SIZE)
             names.update({item.id: item.name for item in page.items if item.name})
-            if len(page.items) < PAGE_SIZE:
+            skip += len(page.items)
+            # Paged by the total the API reports: a server may cap `limit` below PAGE_SIZE.
+            if not page.items or skip >= page.total:
                 break
         return names
 

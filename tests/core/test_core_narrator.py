@@ -192,7 +192,8 @@ def test_a_workflow_created_after_the_listing_is_named_once_the_listing_is_old()
     class Workflows:
         async def list(self, skip: int, limit: int) -> Any:
             listed.append("workflows")
-            return type("P", (), {"items": [type("W", (), {"id": i, "name": n}) for i, n in names]})
+            items = [type("W", (), {"id": i, "name": n}) for i, n in names]
+            return type("P", (), {"items": items, "total": len(items)})
 
     class Client:
         base_url = "https://api.example"
@@ -211,3 +212,21 @@ def test_a_workflow_created_after_the_listing_is_named_once_the_listing_is_old()
     now[0] = 100.0
     assert asyncio.run(book.names_of(client, "z", None)).workflow is None  # kept 300 s
     assert listed == ["workflows"] * 3
+
+
+def test_names_are_paged_by_the_total_when_a_server_caps_the_page_size() -> None:
+    class Machines:
+        calls: list[int] = []
+
+        async def list(self, skip: int, limit: int) -> Any:
+            self.calls.append(skip)
+            chunk = [type("M", (), {"id": f"m{i}", "name": f"desk-{i}"}) for i in range(5)]
+            return type("P", (), {"items": chunk[skip : skip + 2], "total": 5})  # capped at 2
+
+    class Client:
+        base_url = "https://api.example"
+        machines = Machines()
+
+    client: Any = Client()
+    assert asyncio.run(NameBook().names_of(client, None, "m4")).machine == "desk-4"
+    assert Machines.calls == [0, 2, 4]
