@@ -195,7 +195,7 @@ def test_a_report_that_cannot_be_built_never_hides_the_failure(
     def broken(*_args: Any, **_kwargs: Any) -> Any:
         raise RuntimeError("report store unavailable")
 
-    monkeypatch.setattr("cyberdesk_prefect._forensics.build_run_report", broken)
+    monkeypatch.setattr("cyberdesk_prefect._forensics.report_steps", broken)
 
     @flow
     def import_invoices() -> str:
