@@ -68,7 +68,7 @@ class RunNarrator:
         live_steps: bool = True,
         label: str | None = None,
         secrets: Any = (),
-        step_interval: float = DEFAULT_STEP_INTERVAL,
+        step_interval: float | None = None,
         slow_interval: float = DEFAULT_SLOW_INTERVAL,
         max_lines: int = DEFAULT_MAX_LINES,
         names: NameBook = NAMES,
@@ -79,7 +79,9 @@ class RunNarrator:
         self.live_steps = live_steps
         self._label = label
         self._secrets = secrets
-        self._step_interval = step_interval
+        # Read when the narrator is made (not when this module was), so a deployment (or a
+        # test) can change `DEFAULT_STEP_INTERVAL` for every task at once.
+        self._step_interval = DEFAULT_STEP_INTERVAL if step_interval is None else step_interval
         self._slow_interval = slow_interval
         self._max_lines = max(max_lines, 1)
         self._names = names

@@ -123,10 +123,13 @@ def test_listed_runs_read_history_only_with_live_steps(
     ti_states: Any,
     emulator: Any,
     printed: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Two runs of one workflow are polled with list calls: a GET of a run is a history read,
-    # due once the core's step interval (15 s) has passed; these runs take 18 s.
-    prompt = behavior_prompt({"duration": 1800, "steps": STEPS})
+    # due once the narrator's step interval has passed (set to 1 s here; 15 s by default);
+    # these runs take 4 s.
+    monkeypatch.setattr("cyberdesk_core.narrator.DEFAULT_STEP_INTERVAL", 1.0)
+    prompt = behavior_prompt({"duration": 400, "steps": STEPS})
     workflow = client.workflows.create(prompt, name="quiet").id
     with new_dag("bulk_live_steps") as dag:
         CyberdeskBulkRunOperator(

@@ -92,11 +92,12 @@ SEED: dict[str, Any] = {
                 "error_message": REASON,
             },
         },
-        # About 18 s of real time: longer than the narrator's 15 s between history reads.
+        # About 4 s of real time: longer than the 1 s between history reads the live-steps test
+        # sets (the default is 15 s).
         {
             "id": WF_STEPS_LONG,
             "name": "long steps",
-            "behavior": {"duration": 360, "steps": AGENT_STEPS},
+            "behavior": {"duration": 80, "steps": AGENT_STEPS},
         },
     ],
     "pools": [{"id": POOL_FAST, "name": "fast"}],

@@ -121,12 +121,16 @@ def test_workflow_block_logs_steps_and_can_turn_them_off(
 
 @pytest.mark.parametrize("live_steps", [True, False])
 def test_batch_reads_history_only_with_live_steps(
-    credentials: CyberdeskCredentials, admin: Any, live_steps: bool
+    credentials: CyberdeskCredentials,
+    admin: Any,
+    live_steps: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Two runs longer than the narrator's 15 s between history reads, polled with list
-    calls. With live steps each run's history is read (GET) while it runs and its steps are
-    logged before it ends; without, no step line and fewer GETs than runs (a run left alone
-    in the watcher is polled with GET, whatever the setting)."""
+    """Two runs longer than the narrator's time between history reads (1 s here, 15 s by
+    default), polled with list calls. With live steps each run's history is read (GET) while
+    it runs and its steps are logged before it ends; without, no step line and fewer GETs than
+    runs (a run left alone in the watcher is polled with GET, whatever the setting)."""
+    monkeypatch.setattr("cyberdesk_core.narrator.DEFAULT_STEP_INTERVAL", 1.0)
     before = admin.stats()
 
     @flow
