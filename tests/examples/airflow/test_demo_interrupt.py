@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -14,6 +15,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 MARKER = "CYBERDESK_DEMO_TEST_MARKER"
+#: The demo's line when Airflow starts running the DAG.
+RUNNING = b"running the DAG with dag.test()"
 
 
 def marked_processes(token: str) -> list[psutil.Process]:
@@ -53,17 +56,30 @@ def test_ctrl_c_stops_every_process(tmp_path: Path) -> None:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    lines: list[bytes] = []
+    stdout = demo.stdout
+    assert stdout is not None
+
+    def read() -> None:
+        for line in iter(stdout.readline, b""):
+            lines.append(line)
+
+    reader = threading.Thread(target=read)
+    reader.start()
     try:
-        # Interrupt once the emulator and both engine runners (with their children) are up.
-        started = wait_for(lambda: len(marked_processes(token)) >= 5, timeout=60)
-        time.sleep(3)
+        # Interrupt mid-pipeline: once Airflow runs the DAG (its runner, the emulator and the
+        # Prefect runner with its server are up by then), not at a moment that depends on how
+        # fast a loaded machine starts them.
+        started = wait_for(lambda: any(RUNNING in line for line in list(lines)), timeout=180)
         before = len(marked_processes(token))
         os.killpg(demo.pid, signal.SIGINT)
-        output, _ = demo.communicate(timeout=60)
+        demo.wait(timeout=120)
     finally:
         if demo.poll() is None:
             os.killpg(demo.pid, signal.SIGKILL)
             demo.wait()
+        reader.join(timeout=10)
+    output = b"".join(lines)
     assert started, output.decode(errors="replace")
     assert before >= 5
     assert demo.returncode == 130, output.decode(errors="replace")
