@@ -31,6 +31,10 @@ def marked_processes(token: str) -> list[psutil.Process]:
     return found
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def wait_for(predicate: object, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -55,6 +59,10 @@ def test_ctrl_c_stops_every_process(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        # A user's Ctrl-C reaches a demo whose SIGINT is not ignored. A test runner started in
+        # the background (`make test &`, CI) hands its children SIGINT ignored, which a shell
+        # cannot trap and Python keeps: give the demo the disposition a terminal gives it.
+        preexec_fn=_default_sigint,
     )
     lines: list[bytes] = []
     stdout = demo.stdout
