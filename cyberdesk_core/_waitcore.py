@@ -21,6 +21,7 @@ from cyberdesk_core.errors import (
     RunFailedError,
     RunTimeoutError,
     is_transient,
+    timeout_message,
 )
 from cyberdesk_core.inputs import validate_timeouts
 from cyberdesk_core.models import Run, RunStatus
@@ -121,12 +122,11 @@ def raise_for_run_status(run: Run) -> Run:
 def timeout_error(run_id: str, deadline: datetime | None, last: Run | None) -> RunTimeoutError:
     """RunTimeoutError carrying the last run seen (None if it was never read)."""
     status = last.status.value if last is not None else "never read"
-    when = deadline.isoformat() if deadline is not None else "the deadline"
     return RunTimeoutError(
-        f"Cyberdesk run {run_id} did not finish before {when} (last status: {status}). "
-        "The run keeps going remotely; cancel it or wait longer.",
+        timeout_message([run_id], cancelled=False, deadline=deadline, last_status=status),
         last,
         run_id=run_id,
+        deadline=deadline,
     )
 
 

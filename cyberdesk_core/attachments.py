@@ -11,7 +11,12 @@ themselves:
 - a directory destination gets the server's name made safe (`safe_filename`) and unique: the
   final name is created exclusively, so an existing file or symlink is never overwritten or
   followed and concurrent downloads cannot take the same name;
-- an explicit file path is replaced with `os.replace` (a symlink there is replaced, not followed).
+- an explicit file path is replaced with `os.replace` (a symlink there is replaced, not followed);
+- permissions: every downloaded file is created with `DOWNLOAD_FILE_MODE` (0o666) minus the
+  process umask, like any file the user's process creates (0o644 under the usual umask 022,
+  0o600 under 077, e.g. Airflow's `daemon_umask`). Both engines download through here (a Prefect
+  `LocalFileSystem` block writes its copy with the same umask rule), so a deployment chooses
+  private files with its umask, once, for both.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from cyberdesk_core.models import DownloadResult, RunAttachment
 
 __all__ = [
     "CHUNK_SIZE",
+    "DOWNLOAD_FILE_MODE",
     "Destination",
     "DownloadSink",
     "UniqueNames",
@@ -37,8 +43,11 @@ CHUNK_SIZE = 64 * 1024
 
 Destination = str | os.PathLike[str] | IO[bytes]
 
-# O_EXCL: the temp file is new (an attacker's symlink there makes it fail, not redirect it);
-# mode 0o666 lets the umask decide the permissions, as for any file the user creates.
+#: Mode a downloaded file is created with; the process umask removes bits from it (the kernel
+#: applies it at creation, so no thread-unsafe umask read is needed).
+DOWNLOAD_FILE_MODE = 0o666
+
+# O_EXCL: the temp file is new (an attacker's symlink there makes it fail, not redirect it).
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 
 
@@ -93,7 +102,7 @@ class DownloadSink:
             while True:
                 tmp = final.parent / temp_name(final.name)
                 try:
-                    fd = os.open(tmp, _CREATE, 0o666)
+                    fd = os.open(tmp, _CREATE, DOWNLOAD_FILE_MODE)
                     break
                 except FileExistsError:  # another download's temp file: pick another token
                     continue
@@ -216,7 +225,7 @@ def _create_exclusively(tmp: Path, final: Path) -> bool:
     except OSError:
         pass  # no hard links here (FAT, some network shares): a real failure shows up below
     try:
-        os.close(os.open(final, _CREATE, 0o666))
+        os.close(os.open(final, _CREATE, DOWNLOAD_FILE_MODE))
     except FileExistsError:
         return False
     try:

@@ -37,6 +37,7 @@ __all__ = [
     "error_from_response",
     "is_transient",
     "parse_retry_after",
+    "timeout_message",
 ]
 
 _DETAIL_LIMIT = 500
@@ -175,6 +176,61 @@ class RunCancelledError(RunError):
 
 class RunTimeoutError(RunError):
     """The deadline passed before the run reached a terminal status; `run` is the last seen run."""
+
+    def __init__(
+        self,
+        message: str,
+        run: Run | None,
+        *,
+        run_id: str | None = None,
+        deadline: datetime | None = None,
+    ) -> None:
+        super().__init__(message, run, run_id=run_id)
+        self.deadline = deadline
+
+    def after_cancel(self) -> RunTimeoutError:
+        """The same timeout, worded for a run that was cancelled because of it.
+
+        The engines cancel a run whose wait ran out (``cancel_on_abandon``); the original
+        advice ("cancel it or wait longer") would then be wrong.
+        """
+        status = self.run.status.value if self.run is not None else "never read"
+        return RunTimeoutError(
+            timeout_message(
+                [self.run_id or "?"], cancelled=True, deadline=self.deadline, last_status=status
+            ),
+            self.run,
+            run_id=self.run_id,
+            deadline=self.deadline,
+        )
+
+
+def timeout_message(
+    run_ids: Sequence[str],
+    *,
+    cancelled: bool,
+    deadline: datetime | None = None,
+    last_status: str | None = None,
+) -> str:
+    """The one wording of "these runs did not finish in time", for the core and both engines.
+
+    :param cancelled: the runs were cancelled because the wait ran out, so the message says so
+        instead of advising to cancel them.
+    :param deadline: when the wait gave up ("in time" if not given).
+    :param last_status: the status last seen (one run).
+    """
+    one = len(run_ids) == 1
+    subject = f"Cyberdesk run{'' if one else 's'} {', '.join(run_ids)}"
+    when = f"before {deadline.isoformat()}" if deadline is not None else "in time"
+    status = f" (last status: {last_status})" if last_status else ""
+    if cancelled:
+        return f"{subject} did not finish {when}{status} and {'was' if one else 'were'} cancelled."
+    advice = (
+        "The run keeps going remotely; cancel it or wait longer."
+        if one
+        else "The runs keep going remotely; cancel them or wait longer."
+    )
+    return f"{subject} did not finish {when}{status}. {advice}"
 
 
 class DownloadError(CyberdeskError):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from cyberdesk_prefect._run_steps import cancel_abandoned
+from cyberdesk_prefect._run_steps import cancel_abandoned, reworded_timeout
 from cyberdesk_prefect._run_wait import narrator_for, on_hub
 from cyberdesk_prefect._watch_hub import HUB, RunHints, deadline_after, in_caller_context
 from cyberdesk_prefect.observability import RunReporter, get_logger
@@ -186,8 +186,11 @@ def wait_for_runs(
     watch = _ManyWatch(credentials, refs, settings, reporter, secrets)
     try:
         return watch.done((yield on_hub(watch.future)))
-    except BaseException:
+    except BaseException as error:
         pending = [] if watch.finished or not settings.cancel_on_abandon else watch.unfinished()
         if pending:
-            yield cancel_abandoned(pending, grace_seconds=_CANCEL_GRACE_SECONDS)
+            cancelled = yield cancel_abandoned(pending, grace_seconds=_CANCEL_GRACE_SECONDS)
+            reworded = reworded_timeout(error, cancelled)
+            if reworded is not error:
+                raise reworded from None
         raise

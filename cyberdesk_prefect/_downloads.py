@@ -131,7 +131,7 @@ def download_attachments(
     folder: str = "",
     attachment_type: AttachmentKind = "output",
 ) -> Steps[list[CyberdeskAttachmentInfo]]:
-    """Download every attachment of a run; returns metadata with `local_path` set."""
+    """Download every attachment of a run; returns metadata with `path` set."""
     _check_destination(destination, filesystem)
     attachments = yield _attachments(run_id, attachment_type)
     infos: list[CyberdeskAttachmentInfo] = []
@@ -163,5 +163,5 @@ def list_attachment_infos(
     return [_info(a, None) for a in attachments]
 
 
-def _info(attachment: RunAttachment, local_path: str | None) -> CyberdeskAttachmentInfo:
-    return CyberdeskAttachmentInfo.from_attachment(attachment, local_path)
+def _info(attachment: RunAttachment, path: str | None) -> CyberdeskAttachmentInfo:
+    return CyberdeskAttachmentInfo.from_attachment(attachment, path)

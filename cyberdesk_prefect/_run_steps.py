@@ -16,6 +16,7 @@ import anyio
 
 from cyberdesk_core import (
     EarlierRunAction,
+    RunTimeoutError,
     acancel_active_runs,
     areconcile_earlier_run,
     cancel_active_runs,
@@ -110,27 +111,39 @@ def _reconciled(outcome: Reconciled, reporter: RunReporter, url: str) -> Run:
 
 def cancel_abandoned(
     run_ids: Sequence[str], *, grace_seconds: float = _CANCEL_GRACE_SECONDS
-) -> Step[None]:
+) -> Step[list[str]]:
     """Best effort: cancel those of `run_ids` still active because their wait ended early.
 
-    The asyncio form is shielded and bounded by `grace_seconds`: the surrounding scope may
-    already be cancelled (task timeout, flow cancel), and an unshielded await would be
-    cancelled again before the requests are sent.
+    Returns the ids this step cancelled. The asyncio form is shielded and bounded by
+    `grace_seconds`: the surrounding scope may already be cancelled (task timeout, flow
+    cancel), and an unshielded await would be cancelled again before the requests are sent.
     """
     ids = list(run_ids)
 
-    def blocking(client: CyberdeskClient) -> None:
-        _log_abandoned(cancel_active_runs(client, ids, logger=get_logger()))
+    def blocking(client: CyberdeskClient) -> list[str]:
+        return _log_abandoned(cancel_active_runs(client, ids, logger=get_logger()))
 
-    async def shielded(clients: AsyncClients) -> None:
+    async def shielded(clients: AsyncClients) -> list[str]:
         with anyio.CancelScope(shield=True), anyio.move_on_after(grace_seconds):
             client = await clients.get()
-            _log_abandoned(await acancel_active_runs(client, ids, logger=get_logger()))
+            return _log_abandoned(await acancel_active_runs(client, ids, logger=get_logger()))
+        return []  # the grace period ran out before the cancels were confirmed
 
     return Step(lambda clients: blocking(clients.get()), shielded)
 
 
-def _log_abandoned(cancelled: list[str]) -> None:
+def reworded_timeout(error: BaseException, cancelled: Sequence[str]) -> BaseException:
+    """`error` itself, or a `RunTimeoutError` that says its run was cancelled when it was.
+
+    The core's timeout message advises to cancel the run; after `cancel_abandoned` cancelled
+    it, the core's `after_cancel` wording is the true one (the same as Airflow's).
+    """
+    if isinstance(error, RunTimeoutError) and error.run_id in cancelled:
+        return error.after_cancel().with_traceback(error.__traceback__)
+    return error
+
+
+def _log_abandoned(cancelled: list[str]) -> list[str]:
     if len(cancelled) == 1:
         get_logger().warning(
             "Cancelled Cyberdesk run %s because its wait was abandoned.", cancelled[0]
@@ -139,6 +152,7 @@ def _log_abandoned(cancelled: list[str]) -> None:
         get_logger().warning(
             "Cancelled %d Cyberdesk runs because their wait was abandoned.", len(cancelled)
         )
+    return cancelled
 
 
 def _files_wanted(settings: FinishSettings) -> bool:
@@ -207,6 +221,6 @@ def result_of(
         run,
         run_url=urls.run_url(run.id),
         attachments=list(infos),
-        downloaded_paths=[i.local_path for i in infos if i.local_path],
+        downloaded_paths=[i.path for i in infos if i.path],
         report=report,
     )

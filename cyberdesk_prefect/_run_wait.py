@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from cyberdesk_core.narrator import RunNarrator
 from cyberdesk_core.watch_hub import HubFuture
-from cyberdesk_prefect._run_steps import cancel_abandoned
+from cyberdesk_prefect._run_steps import cancel_abandoned, reworded_timeout
 from cyberdesk_prefect._steps import Step, Steps, local
 from cyberdesk_prefect._watch_hub import (
     HUB,
@@ -113,7 +113,10 @@ def wait_for_run(
     watch = _Watch(credentials, run_id, settings, reporter, hints, secrets)
     try:
         return watch.done((yield on_hub(watch.future)))
-    except BaseException:
+    except BaseException as error:
         if not watch.ended and settings.cancel_on_abandon:
-            yield cancel_abandoned([run_id])
+            cancelled = yield cancel_abandoned([run_id])
+            reworded = reworded_timeout(error, cancelled)
+            if reworded is not error:
+                raise reworded from None
         raise

@@ -41,7 +41,7 @@ def download_cyberdesk_attachments(
         attachment_type: `"output"` (files the run exported, the default) or `"input"`.
 
     Returns:
-        One `CyberdeskAttachmentInfo` per file, with `local_path` set to where it was written.
+        One `CyberdeskAttachmentInfo` per file, with `path` set to where it was written.
     """
     return drive_steps(credentials, _download(dict(locals())))
 

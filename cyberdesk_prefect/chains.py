@@ -24,6 +24,7 @@ from cyberdesk_core import (
     aresume_earlier_chain,
     resume_earlier_chain,
 )
+from cyberdesk_core.chain_keys import chain_step_key
 from cyberdesk_prefect._batch_wait import RunRef, wait_for_runs
 from cyberdesk_prefect._forensics import log_usage, raise_with_report, run_reports
 from cyberdesk_prefect._idempotency import task_idempotency_key
@@ -57,10 +58,13 @@ def _step_secrets(steps: Sequence[StepLike]) -> list[SensitiveInputs]:
 
 
 def _aliases(steps: Sequence[StepLike]) -> list[str | None]:
-    """Each step's session alias (None where it has none), in step order."""
+    """Each step's key (`chain_step_key`: its alias, or ``step_<n>``), in step order."""
     return [
-        step.session_alias if isinstance(step, ChainStep) else step.get("session_alias")
-        for step in steps
+        chain_step_key(
+            step.session_alias if isinstance(step, ChainStep) else step.get("session_alias"),
+            index,
+        )
+        for index, step in enumerate(steps)
     ]
 
 

@@ -183,7 +183,7 @@ def run_markdown(result: CyberdeskRunResult) -> str:
     if result.attachments:
         lines += ["", "**Attachments**", ""]
         for info in result.attachments:
-            where = f" -> `{info.local_path}`" if info.local_path else ""
+            where = f" -> `{info.path}`" if info.path else ""
             size = f" ({info.size_bytes} bytes)" if info.size_bytes is not None else ""
             lines.append(f"- `{_md_escape(info.filename)}`{size}{where}")
     if result.report is not None:

@@ -14,10 +14,12 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, computed_field
 
+from cyberdesk_core.chain_keys import chain_step_key
 from cyberdesk_core.run_report import RunReport
 from cyberdesk_core.usage import RunUsage, sum_usage
+from cyberdesk_prefect._deprecation import warn_renamed
 
 if TYPE_CHECKING:
     from cyberdesk_core import Run, RunAttachment
@@ -37,13 +39,26 @@ class CyberdeskAttachmentInfo(BaseModel):
     size_bytes: int | None = Field(default=None, description="Size in bytes.")
     content_type: str | None = Field(default=None, description="MIME type.")
     attachment_type: str | None = Field(default=None, description="`input` or `output`.")
-    local_path: str | None = Field(
-        default=None, description="Where the file was downloaded to, if it was downloaded."
+    path: str | None = Field(
+        default=None,
+        # Results persisted before the rename carry `local_path`.
+        validation_alias=AliasChoices("path", "local_path"),
+        description=(
+            "Where the file was written (a local file system path, or the path the filesystem "
+            "block reported); None if it was not downloaded. Airflow's attachment result has "
+            "the same key."
+        ),
     )
+
+    @property
+    def local_path(self) -> str | None:
+        """Deprecated name of `path` (warns)."""
+        warn_renamed("CyberdeskAttachmentInfo.local_path", "CyberdeskAttachmentInfo.path")
+        return self.path
 
     @classmethod
     def from_attachment(
-        cls, attachment: RunAttachment, local_path: str | None = None
+        cls, attachment: RunAttachment, path: str | None = None
     ) -> CyberdeskAttachmentInfo:
         """Build the metadata from a core `RunAttachment`."""
         kind = getattr(attachment, "attachment_type", None)
@@ -53,7 +68,7 @@ class CyberdeskAttachmentInfo(BaseModel):
             size_bytes=getattr(attachment, "size_bytes", None),
             content_type=getattr(attachment, "content_type", None),
             attachment_type=_status_value(kind) if kind is not None else None,
-            local_path=local_path,
+            path=path,
         )
 
 
@@ -196,13 +211,14 @@ class CyberdeskChainResult(BaseModel):
 
     @property
     def by_alias(self) -> dict[str, CyberdeskRunResult]:
-        """Step results keyed by their session alias (steps without an alias are skipped)."""
-        return {r.session_alias: r for r in self.results if r.session_alias}
+        """Step results keyed by their session alias, ``step_<n>`` (1-based) for a step without
+        one: the same keys as the Airflow chain operator's result (`chain_step_key`)."""
+        return {chain_step_key(r.session_alias, i): r for i, r in enumerate(self.results)}
 
     @property
     def outputs(self) -> dict[str, dict[str, Any] | None]:
-        """`output_data` of each aliased step, keyed by alias."""
-        return {alias: r.output_data for alias, r in self.by_alias.items()}
+        """`output_data` of each step, keyed like `by_alias`."""
+        return {key: r.output_data for key, r in self.by_alias.items()}
 
 
 def _opt_str(value: Any) -> str | None:

@@ -232,6 +232,7 @@ class CyberdeskWaitingOperator(BaseOperator):
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """Turn a trigger (or worker) event into the task result or a failure."""
         from cyberdesk_airflow.triggers import EVENT_ERROR, EVENT_TIMEOUT, runs_from_event
+        from cyberdesk_core.errors import timeout_message
 
         runs = runs_from_event(event)
         self._active_run_ids = list(event.get("run_ids") or [run.id for run in runs])
@@ -243,7 +244,7 @@ class CyberdeskWaitingOperator(BaseOperator):
             pending = [run_id for run_id in self._active_run_ids if run_id not in terminal]
             self.cancel_runs(pending)
             raise CyberdeskRunTimeoutError(
-                f"Cyberdesk runs did not finish in time and were cancelled: {', '.join(pending)}",
+                timeout_message(pending, cancelled=True),
                 run_ids=pending,
             )
         self._report(context, runs)

@@ -10,6 +10,7 @@ from cyberdesk_airflow.links import push_run_link
 from cyberdesk_airflow.operators.base import CyberdeskWaitingOperator
 from cyberdesk_airflow.operators.run import resolve_file_inputs, resolve_sensitive_inputs
 from cyberdesk_core import derive_idempotency_key
+from cyberdesk_core.chain_keys import chain_step_key
 
 if TYPE_CHECKING:
     from cyberdesk_airflow._compat import Context
@@ -17,8 +18,8 @@ if TYPE_CHECKING:
 
 
 def step_name(step: Mapping[str, Any], index: int) -> str:
-    """The step's ``session_alias``, or ``step_<n>`` (1-based) when it has none."""
-    return str(step.get("session_alias") or f"step_{index + 1}")
+    """The step's ``session_alias``, or ``step_<n>`` (1-based) when it has none (core rule)."""
+    return chain_step_key(step.get("session_alias"), index)
 
 
 def refuse_secrets_in_steps(steps: object) -> None:

@@ -119,12 +119,12 @@ def validate_totals(
     """Fail the flow run unless the books balance and the posted totals match the export."""
     files: dict[str, str] = {}
     for info in (item for batch in downloaded for item in batch):
-        if info.local_path is None:
+        if info.path is None:
             raise TotalsMismatchError(f"file {info.filename} was not downloaded")
         if filesystem is None:
-            files[info.filename] = Path(info.local_path).read_text(encoding="utf-8")
+            files[info.filename] = Path(info.path).read_text(encoding="utf-8")
         else:
-            content: Any = filesystem.read_path(info.local_path)
+            content: Any = filesystem.read_path(info.path)
             if inspect.iscoroutine(content):
                 content = run_coro_as_sync(content)
             files[info.filename] = bytes(content).decode("utf-8")

@@ -157,7 +157,7 @@ def main() -> int:
                     "run_id": None,
                     "filename": item["filename"],
                     "size_bytes": item["size_bytes"],
-                    "location": item["local_path"],
+                    "location": item["path"],
                 }
                 for item in result["files"]
             ],

@@ -41,7 +41,7 @@ def test_two_report_csv_files_are_both_kept(
 ) -> None:
     attach(admin, held_run, ("report.csv", b"one"), ("report.csv", b"two"))
     infos = download_cyberdesk_attachments.fn(credentials, held_run, download_dir)
-    paths = [Path(str(i.local_path)) for i in infos]
+    paths = [Path(str(i.path)) for i in infos]
     assert sorted(p.read_bytes() for p in paths) == [b"one", b"two"]
     assert sorted(p.name for p in paths) == ["report (2).csv", "report.csv"]
     assert all(p.parent == download_dir for p in paths)
@@ -54,7 +54,7 @@ async def test_async_two_report_csv_files_are_both_kept(
     attach(admin, held_run, ("report.csv", b"one"), ("report.csv", b"two"))
     (download_dir / "report.csv").write_bytes(b"yesterday")
     infos = await adownload_cyberdesk_attachments.fn(credentials, held_run, download_dir)
-    assert sorted(Path(str(i.local_path)).name for i in infos) == [
+    assert sorted(Path(str(i.path)).name for i in infos) == [
         "report (2).csv",
         "report (3).csv",
     ]
@@ -78,7 +78,7 @@ async def test_filesystem_block_gets_the_same_unique_names(
         infos = download_cyberdesk_attachments.fn(credentials, held_run, **kwargs)
     else:
         infos = await adownload_cyberdesk_attachments.fn(credentials, held_run, **kwargs)
-    written = {Path(str(i.local_path)) for i in infos}
+    written = {Path(str(i.path)) for i in infos}
     assert written == {monthly / "report (3).csv", monthly / "report (4).csv"}
     assert sorted(p.read_bytes() for p in written) == [b"one", b"two"]
     assert (monthly / "report.csv").read_bytes() == b"yesterday"
@@ -91,7 +91,7 @@ def test_long_names_reach_a_filesystem_block(
     attach(admin, held_run, (LONG, b"long"))
     block = LocalFileSystem(basepath=str(tmp_path / "store"))
     infos = download_cyberdesk_attachments.fn(credentials, held_run, filesystem=block)
-    written = Path(str(infos[0].local_path))
+    written = Path(str(infos[0].path))
     assert written.parent == tmp_path / "store"
     assert written.name.endswith(".csv")
     assert len(written.name.encode()) <= 200

@@ -82,7 +82,7 @@ async def test_arun_workflow_writes_files_to_a_filesystem_block(
     assert result.output_data == {"month": "2026-11", "total": 42}
     written = tmp_path / "bucket" / "reports" / "2026-11" / "tb_2026-11.csv"
     assert written.read_bytes() == b"account,amount\n1000,42\n"
-    assert result.attachments[0].local_path == str(written)
+    assert result.attachments[0].path == str(written)
     assert "**success**" in artifact_markdown(result.run_id)
 
 

@@ -276,7 +276,7 @@ async def test_async_download_task_to_a_filesystem_block(
     infos = await fetch()
     written = tmp_path / "store" / "monthly" / "tb_06.csv"
     assert written.read_bytes() == b"account,amount\n1000,42\n"
-    assert infos[0].local_path == str(written)
+    assert infos[0].path == str(written)
 
 
 def test_download_needs_a_destination(credentials: CyberdeskCredentials) -> None:

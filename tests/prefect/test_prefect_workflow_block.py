@@ -70,7 +70,7 @@ def test_run_and_download_outside_a_flow(
     result = job_run.wait_for_completion_sync()
     assert result.attachments[0].filename == "tb_2026-03.csv"
     infos = job_run.download_attachments(download_dir)
-    assert [Path(i.local_path or "").name for i in infos] == ["tb_2026-03.csv"]
+    assert [Path(i.path or "").name for i in infos] == ["tb_2026-03.csv"]
 
 
 async def test_arun_and_adownload(credentials: CyberdeskCredentials, download_dir: Path) -> None:
