@@ -74,11 +74,12 @@ test-distributed: setup
 	scripts/run-tests.sh prefect tests/e2e/distributed/prefect
 
 # The README's test command. The two oldest-release suites (dag.test and a Prefect test server, no
-# services) run side by side, each printed whole when it ends; the stacks of real services run
-# alone. (The newest-release suites side by side took as long as one after the other: 985 s, the
-# two cores busy throughout.)
-test: lint typecheck test-sdk test-browser test-airflow-suites test-prefect test-wheel
-	$(MAKE) --no-print-directory -j2 --output-sync=target test-oldest-airflow test-oldest-prefect
+# services) and the wheel smoke test run side by side, each printed whole when it ends; the stacks
+# of real services run alone. (The newest-release suites side by side took as long as one after
+# the other: 985 s, the two cores busy throughout.)
+test: lint typecheck test-sdk test-browser test-airflow-suites test-prefect
+	$(MAKE) --no-print-directory -j3 --output-sync=target test-oldest-airflow test-oldest-prefect \
+		test-wheel
 	$(MAKE) --no-print-directory test-airflow-e2e
 	$(MAKE) --no-print-directory test-distributed
 
