@@ -124,11 +124,11 @@ async def test_timeout_after_cancelling_says_the_run_was_cancelled(
 
     @flow
     def sync_wait() -> CyberdeskRunResult:
-        return run_cyberdesk_workflow(credentials, WF_SLOW, max_wait_seconds=0.5, **POLL)
+        return run_cyberdesk_workflow(credentials, WF_SLOW, timeout=0.5, **POLL)
 
     @flow
     async def async_wait() -> CyberdeskRunResult:
-        return await arun_cyberdesk_workflow(credentials, WF_SLOW, max_wait_seconds=0.5, **POLL)
+        return await arun_cyberdesk_workflow(credentials, WF_SLOW, timeout=0.5, **POLL)
 
     state = await async_wait(return_state=True) if use_async else sync_wait(return_state=True)
     with pytest.raises(RunTimeoutError) as info:
@@ -142,7 +142,7 @@ def test_batch_timeout_after_cancelling_says_the_run_was_cancelled(
     @flow
     def stuck() -> list[CyberdeskRunResult]:
         created = bulk_create_cyberdesk_runs(credentials, WF_SLOW, 2)
-        return wait_for_cyberdesk_runs(credentials, created, max_wait_seconds=0.5, **WATCH)
+        return wait_for_cyberdesk_runs(credentials, created, timeout=0.5, **WATCH)
 
     state = stuck(return_state=True)
     with pytest.raises(RunTimeoutError) as info:
