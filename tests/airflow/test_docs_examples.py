@@ -20,10 +20,6 @@ DAG_BLOCKS = [example for example in EXAMPLES if example.mode == "dag"]
 RUNNABLE = [example for example in EXAMPLES if example.mode == "run"]
 
 
-def _name(example: Example) -> str:
-    return example.name
-
-
 def test_every_docs_block_is_marked() -> None:
     _, problems = parse_examples()
     assert not problems, "\n".join(problems)
@@ -35,12 +31,12 @@ def test_airflow_and_core_docs_blocks_type_check(tmp_path: Path) -> None:
     assert not errors, output
 
 
-@pytest.mark.parametrize("example", DAG_BLOCKS, ids=_name)
+@pytest.mark.parametrize("example", DAG_BLOCKS, ids=[example.name for example in DAG_BLOCKS])
 def test_docs_dag_block_parses(example: Example, tmp_path: Path) -> None:
     try:
         from airflow.dag_processing.dagbag import DagBag
     except ImportError:  # Airflow < 3.2
-        from airflow.models.dagbag import DagBag  # type: ignore[no-redef,attr-defined]
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
 
     (tmp_path / f"{example.module_name}.py").write_text(example.code, encoding="utf-8")
     bag = DagBag(dag_folder=str(tmp_path))
@@ -48,7 +44,7 @@ def test_docs_dag_block_parses(example: Example, tmp_path: Path) -> None:
     assert bag.dag_ids, f"{example.name} defines no DAG"
 
 
-@pytest.mark.parametrize("example", RUNNABLE, ids=_name)
+@pytest.mark.parametrize("example", RUNNABLE, ids=[example.name for example in RUNNABLE])
 def test_docs_block_runs(
     example: Example, emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

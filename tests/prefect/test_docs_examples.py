@@ -26,7 +26,13 @@ from prefect_seed import OK_BEHAVIOR
 from cyberdesk_prefect import CyberdeskCredentials, CyberdeskWorkflow
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from docs_examples import Example, examples_for, parse_examples, type_errors
+from docs_examples import (
+    Example,
+    examples_for,
+    in_oldest_release_env,
+    parse_examples,
+    type_errors,
+)
 
 EXAMPLES = examples_for("prefect")
 RUNNABLE = [example for example in EXAMPLES if example.mode == "run"]
@@ -45,6 +51,9 @@ def test_every_docs_block_is_marked() -> None:
     assert not problems, "\n".join(problems)
 
 
+# Prefect 3.4's own annotations type a task call inside a flow as a State and `save` as a coroutine;
+# the docs are typed against the newest release (the blocks still run in the oldest environment).
+@pytest.mark.skipif(in_oldest_release_env(), reason="docs are typed against the newest Prefect")
 def test_prefect_docs_blocks_type_check(tmp_path: Path) -> None:
     assert EXAMPLES, "no block of README.md or docs/ is marked for the Prefect environment"
     errors, output = type_errors(EXAMPLES, tmp_path)
@@ -95,7 +104,7 @@ def no_cyberdesk_block() -> Iterator[None]:
     _delete()
 
 
-@pytest.mark.parametrize("example", RUNNABLE, ids=lambda example: example.name)
+@pytest.mark.parametrize("example", RUNNABLE, ids=[example.name for example in RUNNABLE])
 def test_prefect_docs_block_runs(
     example: Example,
     docs_world: CyberdeskCredentials,
