@@ -29,7 +29,8 @@ typecheck: setup
 	@scripts/setup-env.sh browser
 	.venvs/airflow/bin/mypy --python-executable .venvs/browser/bin/python tests/browser
 	.venvs/prefect/bin/mypy tests/core
-	.venvs/airflow/bin/mypy tests/airflow_harness.py tests/examples/airflow tests/reliability/airflow
+	.venvs/airflow/bin/mypy tests/airflow_harness.py tests/docs_examples.py tests/examples/airflow \
+		tests/reliability/airflow
 	.venvs/airflow/bin/mypy tests/reliability/core
 	.venvs/prefect/bin/mypy tests/examples/prefect
 	.venvs/prefect/bin/mypy tests/prefect
