@@ -35,6 +35,7 @@ __all__ = [
     "SignedAttachmentUrl",
     "asign_attachment",
     "asign_run_attachments",
+    "check_expires_in",
     "check_selection",
     "sign_attachment",
     "sign_run_attachments",
@@ -57,6 +58,7 @@ class SignedAttachmentUrl(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     attachment_id: str = Field(description="Attachment id.")
+    run_id: str = Field(description="Run the attachment belongs to.")
     filename: str = Field(description="File name as stored by Cyberdesk.")
     attachment_type: str = Field(description="`input` or `output`.")
     url: str = Field(repr=False, description="Signed URL; downloads without the API key.")
@@ -90,6 +92,7 @@ def check_selection(
 def _signed(attachment: RunAttachment, signed: DownloadUrl) -> SignedAttachmentUrl:
     return SignedAttachmentUrl(
         attachment_id=attachment.id,
+        run_id=attachment.run_id,
         filename=attachment.filename,
         attachment_type=str(attachment.attachment_type),
         url=signed.url,
