@@ -76,6 +76,9 @@ def check_selection(
 
     `filename` and `attachment_type` select among a run's attachments, so they need `run_id`.
     """
+    for name, value in (("attachment_id", attachment_id), ("run_id", run_id)):
+        if value is not None and not str(value).strip():
+            raise ConfigurationError(f"{name} is empty (did a template render nothing?).")
     if (attachment_id is None) == (run_id is None):
         raise ConfigurationError("Pass either attachment_id or run_id (not both, not neither).")
     if attachment_id is not None and (filename is not None or attachment_type is not None):

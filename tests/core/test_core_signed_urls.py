@@ -119,6 +119,8 @@ def test_bad_selection_sends_nothing(server: Any, run_id: str) -> None:
         check_selection(None, None)
     with pytest.raises(ConfigurationError, match="attachment_id or run_id"):
         check_selection("a", "b")
+    with pytest.raises(ConfigurationError, match="run_id is empty"):
+        check_selection(None, " ")
     with pytest.raises(ConfigurationError, match="with run_id"):
         check_selection("a", None, filename="x.csv")
     with CyberdeskClient(server.api_key, base_url=server.url) as client:
