@@ -81,7 +81,7 @@ def prefect_waits(spec: dict[str, Any]) -> list[Callable[[], Awaitable[object]]]
             return await await_cyberdesk_run.fn(
                 credentials,
                 run_id,
-                poll_interval_seconds=spec["interval"],
+                poll_interval=spec["interval"],
                 create_artifact=False,
                 cancel_on_abandon=False,
                 live_steps=spec.get("live_steps", True),

@@ -114,7 +114,7 @@ class FailPolicy(str, Enum):
     NEVER = "never"
 
     @classmethod
-    def parse(cls, value: FailPolicy | str, field: str = "fail_policy") -> FailPolicy:
+    def parse(cls, value: FailPolicy | str, field: str = "fail_on") -> FailPolicy:
         """Accept the enum or its string value; unknown values raise ConfigurationError.
 
         `field` is the caller's parameter name, so the message names what the user wrote.
@@ -141,7 +141,7 @@ class FailPolicy(str, Enum):
         details = "; ".join(describe_run(r) for r in bad_runs[:5])
         more = f" (+{len(bad_runs) - 5} more)" if len(bad_runs) > 5 else ""
         message = (
-            f"{bad} of {summary.total} Cyberdesk runs did not succeed (fail_policy={self.value}): "
+            f"{bad} of {summary.total} Cyberdesk runs did not succeed (fail_on={self.value}): "
             f"{details}{more}"
         )
         if not summary.failed_ids:

@@ -7,8 +7,9 @@ calls too. Each run has a `RunNarrator` made in the caller's context: its status
 workflow and machine names) and, unless `live_steps` is off, its new agent steps go to the
 Prefect run logger, labelled by step alias where there is one. Status changes are also emitted
 as events for each run and logged as a count summary.
-If the wait is abandoned (task timeout, `max_wait_seconds`, cancellation) every run that has
-not ended is cancelled. Written once as steps (`_steps`), for the blocking and the asyncio driver.
+If the wait is abandoned (task `timeout_seconds`, the wait's `timeout`, cancellation) every
+run that has not ended is cancelled. Written once as steps (`_steps`), for the blocking and
+the asyncio driver.
 """
 
 from __future__ import annotations

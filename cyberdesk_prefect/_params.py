@@ -16,6 +16,7 @@ import inspect
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, ParamSpec, TypeVar
 
+from cyberdesk_prefect._deprecation import rename_params
 from cyberdesk_prefect._run_settings import FinishSettings, RunOptions, WaitSettings
 
 P = ParamSpec("P")
@@ -54,17 +55,18 @@ def async_form_of(
     """Make `body(params)` the async form of `model`, with `model`'s exact signature.
 
     The returned coroutine function binds its arguments like `model` would (defaults
-    applied, wrong names rejected) and awaits `body` with them.
+    applied, wrong names rejected, deprecated names renamed as `model` declares them with
+    `_deprecation.renamed_params`) and awaits `body` with them.
     """
     signature = _signature(model)
-    bind = _binder(signature)
+    bind, rename = _binder(signature), rename_params(model)
 
     def decorate(
         body: Callable[[Params], Coroutine[Any, Any, R]],
     ) -> Callable[P, Coroutine[Any, Any, R]]:
         @functools.wraps(body)
         async def form(*args: P.args, **kwargs: P.kwargs) -> R:
-            return await body(bind(args, kwargs))
+            return await body(rename(bind(args, kwargs)))
 
         form.__signature__ = signature  # type: ignore[attr-defined]
         # The async form's summary, then the sync form's parameter docs: Prefect shows these
@@ -139,12 +141,12 @@ def run_options(params: Params, sensitive: Mapping[str, Any] | None) -> RunOptio
 
 
 def wait_settings(params: Params) -> WaitSettings:
-    """How to wait, from `poll_interval_seconds` / `max_poll_interval_seconds` / ... ."""
-    poll = params["poll_interval_seconds"]
+    """How to wait, from `poll_interval` / `max_poll_interval` / `timeout` / ... ."""
+    poll = params["poll_interval"]
     return WaitSettings(
         poll,
-        params.get("max_poll_interval_seconds", poll),
-        params["max_wait_seconds"],
+        params.get("max_poll_interval", poll),
+        params["timeout"],
         params["cancel_on_abandon"],
         params.get("live_steps", True),
     )

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cyberdesk_core import ConfigurationError
 from cyberdesk_core.inputs import normalize_file_inputs, validate_timeouts
 
 if TYPE_CHECKING:
@@ -90,17 +89,12 @@ class WaitSettings:
     live_steps: bool = True
 
     def __post_init__(self) -> None:
-        # Errors name the task parameters the user actually set.
+        # Errors name the task parameters, which have the same names as these fields.
         validate_timeouts(
-            poll_interval_seconds=self.poll_interval,
-            max_poll_interval_seconds=self.max_poll_interval,
-            max_wait_seconds=self.timeout,
+            poll_interval=self.poll_interval,
+            max_poll_interval=self.max_poll_interval,
+            timeout=self.timeout,
         )
-        if self.max_poll_interval < self.poll_interval:
-            raise ConfigurationError(
-                f"max_poll_interval_seconds ({self.max_poll_interval}) must be >= "
-                f"poll_interval_seconds ({self.poll_interval})."
-            )
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,9 @@ Written once as steps (`_steps`): the wait registers with the process's watch hu
 the whole process) with a `RunNarrator` made in the caller's context, so its lines (status
 changes with workflow and machine names, the agent's new steps unless `live_steps` is off) go
 to the Prefect run logger; each status change is also emitted once as an event. It cancels
-the run if the wait ended before the run did (task timeout, `max_wait_seconds`, flow
-cancellation). No client is needed to wait; one is opened only to cancel, unless the driver
-was lent one.
+the run if the wait ended before the run did (task `timeout_seconds`, the wait's `timeout`,
+flow cancellation). No client is needed to wait; one is opened only to cancel, unless the
+driver was lent one.
 """
 
 from __future__ import annotations

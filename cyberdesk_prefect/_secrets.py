@@ -82,7 +82,7 @@ def _resolve_loaded(value: Any, field: str) -> dict[str, Any] | None:
 
 
 def resolve_sensitive_inputs(
-    value: SensitiveInputs, field: str = "sensitive_inputs"
+    value: SensitiveInputs, field: str = "sensitive_input_values"
 ) -> dict[str, Any] | None:
     """Resolve sensitive inputs to a mapping whose leaves are still secret-wrapped (sync)."""
     if isinstance(value, str):
@@ -91,7 +91,7 @@ def resolve_sensitive_inputs(
 
 
 async def aresolve_sensitive_inputs(
-    value: SensitiveInputs, field: str = "sensitive_inputs"
+    value: SensitiveInputs, field: str = "sensitive_input_values"
 ) -> dict[str, Any] | None:
     """Resolve sensitive inputs to a mapping whose leaves are still secret-wrapped (async)."""
     if isinstance(value, str):
@@ -128,7 +128,7 @@ def _load_secret(name: str, field: str) -> Secret[Any]:
 
 
 def sensitive(
-    value: SensitiveInputs, field: str = "sensitive_inputs"
+    value: SensitiveInputs, field: str = "sensitive_input_values"
 ) -> Step[dict[str, Any] | None]:
     """The step that resolves sensitive inputs, for either driver (`_steps`)."""
     return local(

@@ -21,6 +21,7 @@ from prefect.cache_policies import NO_CACHE
 from cyberdesk_core import areconcile_earlier_runs, reconcile_earlier_runs
 from cyberdesk_core.summaries import BulkSummary, FailPolicy
 from cyberdesk_prefect._batch_wait import RunRef, wait_for_runs
+from cyberdesk_prefect._deprecation import renamed_params
 from cyberdesk_prefect._forensics import log_usage, run_reports
 from cyberdesk_prefect._idempotency import task_idempotency_key
 from cyberdesk_prefect._params import Params, async_form_of, wait_settings
@@ -89,12 +90,13 @@ def _bulk_result(urls: RunUrls, workflow_id: str, created: Any) -> CyberdeskBulk
 
 
 @task(name="Bulk create Cyberdesk runs", cache_policy=NO_CACHE)
+@renamed_params(sensitive_inputs="sensitive_input_values")
 def bulk_create_cyberdesk_runs(
     credentials: CyberdeskCredentials,
     workflow_id: str,
     count: int,
     input_values: dict[str, Any] | None = None,
-    sensitive_inputs: SensitiveInputs = None,
+    sensitive_input_values: SensitiveInputs = None,
     file_inputs: Sequence[Any] | None = None,
     machine_id: str | None = None,
     pool_ids: list[str] | None = None,
@@ -103,6 +105,7 @@ def bulk_create_cyberdesk_runs(
     is_priority: bool | None = None,
     idempotency_key: str | None = None,
     rerun_succeeded: bool = False,
+    sensitive_inputs: SensitiveInputs = None,
 ) -> CyberdeskBulkResult:
     """Create `count` identical runs of a workflow in one request (1..1000).
 
@@ -111,7 +114,7 @@ def bulk_create_cyberdesk_runs(
         workflow_id: The workflow to run.
         count: How many runs to create (1..1000).
         input_values: Inputs shared by every run.
-        sensitive_inputs: Secrets shared by every run (same forms as `trigger_cyberdesk_run`).
+        sensitive_input_values: Secrets shared by every run (same forms as `trigger_cyberdesk_run`).
         file_inputs: Files copied for every run.
         machine_id: Pin every run to one machine.
         pool_ids: Machines must belong to all these pools.
@@ -142,7 +145,7 @@ def _bulk_create(params: Params) -> Steps[CyberdeskBulkResult]:
     credentials: CyberdeskCredentials = params["credentials"]
     workflow_id: str = params["workflow_id"]
     count: int = params["count"]
-    secrets = yield sensitive(params["sensitive_inputs"])
+    secrets = yield sensitive(params["sensitive_input_values"])
     kwargs = _bulk_kwargs(params, secrets)
     created = yield call(
         lambda c: c.runs.bulk_create(workflow_id, count, **kwargs),
@@ -184,15 +187,21 @@ def run_refs(runs: RunsToWait) -> list[RunRef]:
 
 
 @task(name="Wait for Cyberdesk runs", cache_policy=NO_CACHE)
+@renamed_params(
+    poll_interval_seconds="poll_interval", max_wait_seconds="timeout", fail_policy="fail_on"
+)
 def wait_for_cyberdesk_runs(
     credentials: CyberdeskCredentials,
     runs: RunsToWait,
-    poll_interval_seconds: float = 5.0,
-    max_wait_seconds: float | None = None,
-    fail_policy: FailPolicyName = "any",
+    poll_interval: float = 5.0,
+    timeout: float | None = None,
+    fail_on: FailPolicyName = "any",
     cancel_on_abandon: bool = True,
     create_artifact: bool = True,
     live_steps: bool = True,
+    poll_interval_seconds: float | None = None,
+    max_wait_seconds: float | None = None,
+    fail_policy: FailPolicyName | None = None,
 ) -> list[CyberdeskRunResult]:
     """Wait for many runs to end, sharing polling between them.
 
@@ -200,10 +209,10 @@ def wait_for_cyberdesk_runs(
         credentials: The Cyberdesk credentials block.
         runs: A `CyberdeskBulkResult`, a `CyberdeskChainResult`, or a list of run ids /
             `CyberdeskRunResult`s.
-        poll_interval_seconds: Delay between polling rounds (shared by all the runs).
-        max_wait_seconds: Give up after this long (`RunTimeoutError`; unfinished runs are
-            cancelled first). None waits for ever.
-        fail_policy: `"any"` raises if any run did not succeed, `"all"` only if none
+        poll_interval: Seconds between polling rounds (shared by all the runs).
+        timeout: Give up after this many seconds (`RunTimeoutError`; unfinished runs are
+            cancelled first, unless `cancel_on_abandon=False`). None waits for ever.
+        fail_on: `"any"` raises if any run did not succeed, `"all"` only if none
             succeeded, `"never"` returns every result.
         cancel_on_abandon: Cancel unfinished runs if the wait is abandoned.
         create_artifact: Create one markdown artifact summarising the batch, and one table
@@ -235,5 +244,5 @@ def _wait_all(params: Params) -> Steps[list[CyberdeskRunResult]]:
     if params["create_artifact"]:
         yield batch_artifact(results)
         yield run_table(results, "bulk")
-    FailPolicy.parse(params["fail_policy"]).check(BulkSummary.from_runs(ended))
+    FailPolicy.parse(params["fail_on"]).check(BulkSummary.from_runs(ended))
     return results

@@ -3,7 +3,7 @@
 Two layers work together:
 
 1. The wait loops cancel their run in a `finally` when the wait is abandoned (task timeout,
-   `max_wait_seconds`, `TerminationSignal` from a cancelled served/deployed run, the task
+   the wait's `timeout`, `TerminationSignal` from a cancelled served/deployed run, the task
    runner cancelling its tasks as that run's process stops, ...).
 2. Every created run is recorded on the flow run as a label `cyberdesk.run.<run id>`
    right after it is created (one label update of a flow run at a time per process, read

@@ -25,6 +25,7 @@ from cyberdesk_core import (
     resume_earlier_chain,
 )
 from cyberdesk_prefect._batch_wait import RunRef, wait_for_runs
+from cyberdesk_prefect._deprecation import renamed_params
 from cyberdesk_prefect._forensics import log_usage, raise_with_report, run_reports
 from cyberdesk_prefect._idempotency import task_idempotency_key
 from cyberdesk_prefect._params import Params, async_form_of, wait_settings
@@ -81,6 +82,7 @@ def _log_created(chain: Any, count: int) -> None:
 
 
 @task(name="Run Cyberdesk chain", cache_policy=NO_CACHE)
+@renamed_params(poll_interval_seconds="poll_interval", max_wait_seconds="timeout")
 def run_cyberdesk_chain(
     credentials: CyberdeskCredentials,
     steps: Sequence[StepLike],
@@ -93,14 +95,16 @@ def run_cyberdesk_chain(
     session_id: str | None = None,
     is_priority: bool | None = None,
     wait: bool = True,
-    poll_interval_seconds: float = 5.0,
-    max_wait_seconds: float | None = None,
+    poll_interval: float = 5.0,
+    timeout: float | None = None,
     raise_on_failure: bool = True,
     cancel_on_abandon: bool = True,
     create_artifact: bool = True,
     idempotency_key: str | None = None,
     rerun_succeeded: bool = False,
     live_steps: bool = True,
+    poll_interval_seconds: float | None = None,
+    max_wait_seconds: float | None = None,
 ) -> CyberdeskChainResult:
     """Run workflows one after another in one Cyberdesk session, passing outputs by `$ref`.
 
@@ -118,8 +122,9 @@ def run_cyberdesk_chain(
         session_id: Run the chain in an existing session.
         is_priority: Assign before non-priority runs.
         wait: Wait for every step to end (default); False returns right after creation.
-        poll_interval_seconds: Delay between polling rounds (shared by all the runs).
-        max_wait_seconds: Give up after this long; unfinished steps are cancelled.
+        poll_interval: Seconds between polling rounds (shared by all the runs).
+        timeout: Give up after this many seconds (`RunTimeoutError`; unfinished steps are
+            cancelled first, unless `cancel_on_abandon=False`). None waits for ever.
         raise_on_failure: Raise for the first step that did not succeed.
         cancel_on_abandon: Cancel unfinished steps if the wait is abandoned.
         create_artifact: Create one markdown artifact per step (its report: last steps,

@@ -15,6 +15,7 @@ from typing import Any
 
 from prefect import flow
 
+from cyberdesk_prefect._deprecation import renamed_params
 from cyberdesk_prefect._params import Params, async_form_of
 from cyberdesk_prefect.cancellation import cancel_cyberdesk_runs_on_cancellation
 from cyberdesk_prefect.credentials import CyberdeskCredentials
@@ -27,17 +28,25 @@ from cyberdesk_prefect.run_workflow import arun_cyberdesk_workflow, run_cyberdes
     on_cancellation=[cancel_cyberdesk_runs_on_cancellation],
     on_crashed=[cancel_cyberdesk_runs_on_cancellation],
 )
+@renamed_params(
+    sensitive_inputs="sensitive_input_values",
+    poll_interval_seconds="poll_interval",
+    max_wait_seconds="timeout",
+)
 def run_cyberdesk_workflow_flow(
     credentials: CyberdeskCredentials,
     workflow_id: str,
     input_values: dict[str, Any] | None = None,
-    sensitive_inputs: str | None = None,
+    sensitive_input_values: str | None = None,
     machine_id: str | None = None,
     pool_ids: list[str] | None = None,
-    poll_interval_seconds: float = 5.0,
-    max_wait_seconds: float | None = None,
+    poll_interval: float = 5.0,
+    timeout: float | None = None,
     download_to: str | None = None,
     live_steps: bool = True,
+    sensitive_inputs: str | None = None,
+    poll_interval_seconds: float | None = None,
+    max_wait_seconds: float | None = None,
 ) -> CyberdeskRunResult:
     """Run one Cyberdesk workflow and return its result.
 
@@ -45,13 +54,14 @@ def run_cyberdesk_workflow_flow(
         credentials: The Cyberdesk credentials block.
         workflow_id: The workflow to run.
         input_values: Workflow inputs.
-        sensitive_inputs: The name of a Prefect `Secret` block holding a JSON object of
+        sensitive_input_values: The name of a Prefect `Secret` block holding a JSON object of
             secret inputs. Flow parameters are stored by the Prefect API, so secrets are
             never flow parameters themselves.
         machine_id: Pin the run to one machine.
         pool_ids: The machine must belong to all these pools.
-        poll_interval_seconds: Delay between status reads (polling is shared).
-        max_wait_seconds: Give up (and cancel the run) after this long.
+        poll_interval: Seconds between status reads (polling is shared).
+        timeout: Give up after this many seconds: the run is cancelled, then
+            `RunTimeoutError`.
         download_to: Local folder for the run's output files.
         live_steps: Log the agent's new steps (what it clicked or typed, which tool) while
             the run goes on, one line per step; the history is read only when the run

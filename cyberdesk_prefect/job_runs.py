@@ -82,13 +82,13 @@ class CyberdeskRun(JobRun[CyberdeskRunResult]):
         Raises:
             RunFailedError / RunCancelledError: The run did not succeed (unless
                 `raise_on_failure=False`).
-            RunTimeoutError: The workflow's `max_wait_seconds` passed.
+            RunTimeoutError: The workflow's `timeout` passed.
         """
         w = self.workflow
         waiting = WaitSettings(
-            w.poll_interval_seconds,
-            w.max_poll_interval_seconds,
-            w.max_wait_seconds,
+            w.poll_interval,
+            w.max_poll_interval,
+            w.timeout,
             w.cancel_on_abandon,
             w.live_steps,
         )

@@ -11,7 +11,7 @@ Each task's sync and async forms share one body, written as steps (`_steps`).
   outputs and does not execute the run again; otherwise it asks Cyberdesk to run it again
   under the same run id (`POST /v1/runs/{id}/retry`, secrets re-sent) with a key unique to
   the try.
-* If the wait is abandoned (task `timeout_seconds`, `max_wait_seconds`, cancellation of the
+* If the wait is abandoned (task `timeout_seconds`, `timeout`, cancellation of the
   flow run), the Cyberdesk run is cancelled.
 """
 
@@ -27,6 +27,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.filesystems import WritableFileSystem
 
+from cyberdesk_prefect._deprecation import renamed_params
 from cyberdesk_prefect._idempotency import task_idempotency_key
 from cyberdesk_prefect._param_docs import args_from
 from cyberdesk_prefect._params import (
@@ -67,12 +68,17 @@ def _async_concurrency_slot(name: str | None) -> AbstractAsyncContextManager[obj
 
 
 @task(name="Wait for Cyberdesk run", cache_policy=NO_CACHE)
+@renamed_params(
+    poll_interval_seconds="poll_interval",
+    max_poll_interval_seconds="max_poll_interval",
+    max_wait_seconds="timeout",
+)
 def wait_for_cyberdesk_run(
     credentials: CyberdeskCredentials,
     run_id: str,
-    poll_interval_seconds: float = 5.0,
-    max_poll_interval_seconds: float = 30.0,
-    max_wait_seconds: float | None = None,
+    poll_interval: float = 5.0,
+    max_poll_interval: float = 30.0,
+    timeout: float | None = None,
     raise_on_failure: bool = True,
     cancel_on_abandon: bool = True,
     download_to: str | Path | None = None,
@@ -80,18 +86,22 @@ def wait_for_cyberdesk_run(
     filesystem_folder: str = "",
     create_artifact: bool = True,
     live_steps: bool = True,
+    poll_interval_seconds: float | None = None,
+    max_poll_interval_seconds: float | None = None,
+    max_wait_seconds: float | None = None,
 ) -> CyberdeskRunResult:
     """Wait for an existing run to end, then fetch its outputs (and files, if asked).
 
     Args:
         credentials: The Cyberdesk credentials block.
         run_id: The run to wait for.
-        poll_interval_seconds: Delay between status reads. Every wait of the process with
+        poll_interval: Seconds between status reads. Every wait of the process with
             the same credentials and interval shares one poller, which reads runs of one
             workflow or session together with a few list calls.
-        max_poll_interval_seconds: Longest delay between status reads while the Cyberdesk
-            API keeps failing (429, 5xx); back to `poll_interval_seconds` once it recovers.
-        max_wait_seconds: Give up after this long (`RunTimeoutError`); None waits for ever.
+        max_poll_interval: Longest delay between status reads, in seconds, while the
+            Cyberdesk API keeps failing (429, 5xx); back to `poll_interval` once it recovers.
+        timeout: Give up after this many seconds: the run is cancelled (unless
+            `cancel_on_abandon=False`), then `RunTimeoutError`. None waits for ever.
         raise_on_failure: Raise `RunFailedError` / `RunCancelledError` when the run did not
             succeed; with False the result carries the status instead.
         cancel_on_abandon: Cancel the run if the wait is abandoned (timeout, cancellation).
@@ -128,11 +138,17 @@ def _wait(params: Params) -> Steps[CyberdeskRunResult]:
 # The create and wait parameters keep their one description on the tasks they come from;
 # `args_from` copies it into this docstring, where Prefect's parameter schema reads it.
 @args_from(trigger_cyberdesk_run.fn, wait_for_cyberdesk_run.fn)
+@renamed_params(
+    sensitive_inputs="sensitive_input_values",
+    poll_interval_seconds="poll_interval",
+    max_poll_interval_seconds="max_poll_interval",
+    max_wait_seconds="timeout",
+)
 def run_cyberdesk_workflow(
     credentials: CyberdeskCredentials,
     workflow_id: str,
     input_values: dict[str, Any] | None = None,
-    sensitive_inputs: SensitiveInputs = None,
+    sensitive_input_values: SensitiveInputs = None,
     file_inputs: Sequence[Any] | None = None,
     machine_id: str | None = None,
     pool_ids: list[str] | None = None,
@@ -143,9 +159,9 @@ def run_cyberdesk_workflow(
     is_priority: bool | None = None,
     main_prompt: str | None = None,
     model_metadata: dict[str, Any] | None = None,
-    poll_interval_seconds: float = 5.0,
-    max_poll_interval_seconds: float = 30.0,
-    max_wait_seconds: float | None = None,
+    poll_interval: float = 5.0,
+    max_poll_interval: float = 30.0,
+    timeout: float | None = None,
     raise_on_failure: bool = True,
     cancel_on_abandon: bool = True,
     download_to: str | Path | None = None,
@@ -156,6 +172,10 @@ def run_cyberdesk_workflow(
     idempotency_key: str | None = None,
     rerun_succeeded: bool = False,
     live_steps: bool = True,
+    sensitive_inputs: SensitiveInputs = None,
+    poll_interval_seconds: float | None = None,
+    max_poll_interval_seconds: float | None = None,
+    max_wait_seconds: float | None = None,
 ) -> CyberdeskRunResult:
     """Run a Cyberdesk workflow: create the run, wait for it, fetch outputs and files.
 
@@ -175,7 +195,7 @@ def run_cyberdesk_workflow(
     Raises:
         RunFailedError: The run ended as `error` or `task_failed`.
         RunCancelledError: The run was cancelled.
-        RunTimeoutError: `max_wait_seconds` passed (the run is cancelled first).
+        RunTimeoutError: `timeout` passed (the run is cancelled first).
     """
     with _concurrency_slot(concurrency_limit_name):
         return drive_steps(credentials, _run(dict(locals())))
@@ -193,7 +213,7 @@ def _run(params: Params) -> Steps[CyberdeskRunResult]:
     """Create, wait, finish: one client (opened by the create) serves the whole sequence."""
     credentials: CyberdeskCredentials = params["credentials"]
     key: str | None = params["idempotency_key"]
-    options = run_options(params, (yield sensitive(params["sensitive_inputs"])))
+    options = run_options(params, (yield sensitive(params["sensitive_input_values"])))
     wait, reporter = wait_settings(params), RunReporter()
     run = yield from create_run(
         options,

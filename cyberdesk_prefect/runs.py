@@ -14,6 +14,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from cyberdesk_core import acancel_if_active, cancel_if_active
+from cyberdesk_prefect._deprecation import renamed_params
 from cyberdesk_prefect._idempotency import task_idempotency_key
 from cyberdesk_prefect._params import Params, async_form_of, run_options
 from cyberdesk_prefect._run_steps import create_run, record, result_of
@@ -28,11 +29,12 @@ if TYPE_CHECKING:
 
 
 @task(name="Trigger Cyberdesk run", cache_policy=NO_CACHE)
+@renamed_params(sensitive_inputs="sensitive_input_values")
 def trigger_cyberdesk_run(
     credentials: CyberdeskCredentials,
     workflow_id: str,
     input_values: dict[str, Any] | None = None,
-    sensitive_inputs: SensitiveInputs = None,
+    sensitive_input_values: SensitiveInputs = None,
     file_inputs: Sequence[Any] | None = None,
     machine_id: str | None = None,
     pool_ids: list[str] | None = None,
@@ -45,6 +47,7 @@ def trigger_cyberdesk_run(
     model_metadata: dict[str, Any] | None = None,
     idempotency_key: str | None = None,
     rerun_succeeded: bool = False,
+    sensitive_inputs: SensitiveInputs = None,
 ) -> CyberdeskRunResult:
     """Create a Cyberdesk run and return at once (status `scheduling`).
 
@@ -55,7 +58,7 @@ def trigger_cyberdesk_run(
         credentials: The Cyberdesk credentials block.
         workflow_id: The workflow to run.
         input_values: Workflow variables; values may be `{"$ref": "alias.outputs.x"}`.
-        sensitive_inputs: Secrets for `{$name}` prompt variables: the name of a Prefect
+        sensitive_input_values: Secrets for `{$name}` prompt variables: the name of a Prefect
             `Secret` block holding a JSON object, a `Secret` block, a `SecretDict`, or a
             mapping of name -> `SecretStr`. Never plain values.
         file_inputs: Files to copy to the machine: paths, `bytes`, `(filename, bytes)`,
@@ -90,7 +93,7 @@ async def atrigger_cyberdesk_run(params: Params) -> CyberdeskRunResult:
 def _trigger(params: Params) -> Steps[CyberdeskRunResult]:
     credentials: CyberdeskCredentials = params["credentials"]
     key: str | None = params["idempotency_key"]
-    options = run_options(params, (yield sensitive(params["sensitive_inputs"])))
+    options = run_options(params, (yield sensitive(params["sensitive_input_values"])))
     run = yield from create_run(
         options,
         idempotency_key=task_idempotency_key("create", key),
@@ -194,11 +197,12 @@ def _retry_kwargs(params: Params, sensitive: Mapping[str, Any] | None) -> dict[s
 
 
 @task(name="Retry Cyberdesk run", cache_policy=NO_CACHE)
+@renamed_params(sensitive_inputs="sensitive_input_values")
 def retry_cyberdesk_run(
     credentials: CyberdeskCredentials,
     run_id: str,
     input_values: dict[str, Any] | None = None,
-    sensitive_inputs: SensitiveInputs = None,
+    sensitive_input_values: SensitiveInputs = None,
     file_inputs: Sequence[Any] | None = None,
     machine_id: str | None = None,
     pool_ids: list[str] | None = None,
@@ -209,17 +213,18 @@ def retry_cyberdesk_run(
     release_session_after: bool | None = None,
     is_priority: bool | None = None,
     idempotency_key: str | None = None,
+    sensitive_inputs: SensitiveInputs = None,
 ) -> CyberdeskRunResult:
     """Ask Cyberdesk to run an ended run again under the same run id.
 
-    Cyberdesk deletes a run's secrets when it ends, so pass `sensitive_inputs` again if the
+    Cyberdesk deletes a run's secrets when it ends, so pass `sensitive_input_values` again if the
     workflow needs them. Input files are kept unless `file_inputs` is given.
 
     Args:
         credentials: The Cyberdesk credentials block.
         run_id: The run to retry (must have ended).
         input_values: New inputs; the previous ones are reused when omitted.
-        sensitive_inputs: Secrets to send again (same forms as `trigger_cyberdesk_run`).
+        sensitive_input_values: Secrets to send again (same forms as `trigger_cyberdesk_run`).
         file_inputs: Files that replace the run's input files.
         machine_id: Run on this machine instead.
         pool_ids: Run on a machine of all these pools instead.
@@ -247,7 +252,7 @@ async def aretry_cyberdesk_run(params: Params) -> CyberdeskRunResult:
 def _retry(params: Params) -> Steps[CyberdeskRunResult]:
     credentials: CyberdeskCredentials = params["credentials"]
     run_id: str = params["run_id"]
-    kwargs = _retry_kwargs(params, (yield sensitive(params["sensitive_inputs"])))
+    kwargs = _retry_kwargs(params, (yield sensitive(params["sensitive_input_values"])))
     run = yield call(
         lambda c: c.runs.retry(run_id, **kwargs), lambda c: c.runs.retry(run_id, **kwargs)
     )

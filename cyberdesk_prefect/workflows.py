@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from prefect.blocks.abstract import JobBlock
 from prefect.types import SecretDict
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from cyberdesk_prefect._deprecation import renamed_method, sync_calls_deprecated
+from cyberdesk_prefect._deprecation import renamed_fields, renamed_method, sync_calls_deprecated
 from cyberdesk_prefect._steps import (
     Steps,
     adrive_steps,
@@ -44,6 +44,14 @@ else:
     # A subscripted block class is a new Block subclass that Prefect would register as a
     # block type of its own; type checkers get the precise base, the runtime the plain one.
     _JobBlock = JobBlock
+
+
+# Deprecated field names -> current ones (the current ones are those of the tasks).
+_RENAMED_FIELDS = {
+    "poll_interval_seconds": "poll_interval",
+    "max_poll_interval_seconds": "max_poll_interval",
+    "max_wait_seconds": "timeout",
+}
 
 
 class CyberdeskWorkflow(_JobBlock):
@@ -92,15 +100,15 @@ class CyberdeskWorkflow(_JobBlock):
         default=None, description="Assign runs before non-priority runs."
     )
     main_prompt: str | None = Field(default=None, description="Per-run prompt override.")
-    poll_interval_seconds: float = Field(
+    poll_interval: float = Field(
         default=5.0, gt=0, description="Delay between status reads (shared polling), in seconds."
     )
-    max_poll_interval_seconds: float = Field(
+    max_poll_interval: float = Field(
         default=30.0,
         gt=0,
         description="Longest delay between status reads while the API keeps failing, in seconds.",
     )
-    max_wait_seconds: float | None = Field(
+    timeout: float | None = Field(
         default=None,
         gt=0,
         description="Give up waiting (and cancel the run) after this many seconds.",
@@ -120,6 +128,12 @@ class CyberdeskWorkflow(_JobBlock):
         default=None, description="Local folder to download output files to after success."
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _current_field_names(cls, data: Any) -> Any:
+        """Accept the deprecated field names (in code and in blocks saved with them)."""
+        return renamed_fields(data, _RENAMED_FIELDS, cls.__name__)
+
     @classmethod
     def __dispatch_key__(cls) -> str:
         """The block registry key: the block type slug (see `block_dispatch_key`)."""
@@ -136,8 +150,8 @@ class CyberdeskWorkflow(_JobBlock):
             "is_priority": self.is_priority,
             "main_prompt": self.main_prompt,
         }
-        # The workflow and its secrets come from the block (`sensitive_inputs` is popped
-        # by the caller), so they are not per-call options.
+        # The workflow and its secrets come from the block (`sensitive_input_values` is
+        # popped by the caller), so they are not per-call options.
         allowed = set(RunOptions.__dataclass_fields__) - {"workflow_id", "sensitive_input_values"}
         unknown = set(overrides) - allowed
         if unknown:
@@ -154,7 +168,10 @@ class CyberdeskWorkflow(_JobBlock):
         from cyberdesk_prefect.job_runs import CyberdeskRun
         from cyberdesk_prefect.observability import RunReporter
 
-        secret = overrides.pop("sensitive_inputs", None) or self.sensitive_input_values
+        overrides = renamed_fields(
+            overrides, {"sensitive_inputs": "sensitive_input_values"}, "CyberdeskWorkflow.trigger"
+        )
+        secret = overrides.pop("sensitive_input_values", None) or self.sensitive_input_values
         options = self._options((yield sensitive(secret)), overrides)
         run = yield from create_run(
             options,
@@ -180,7 +197,8 @@ class CyberdeskWorkflow(_JobBlock):
         Args:
             **overrides: Any create option of `trigger_cyberdesk_run` (`input_values`,
                 `file_inputs`, `session_id`, `start_session`, `session_alias`, ...);
-                `sensitive_inputs` replaces the block's `sensitive_input_values`.
+                `sensitive_input_values` replaces the block's (`sensitive_inputs` is its
+                deprecated name).
         """
         return await adrive_steps(self.credentials, self._trigger(overrides))
 

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Create or refresh one virtual environment from its committed lock file.
 # Usage: scripts/setup-env.sh NAME   (NAME: airflow | prefect | airflow-oldest | prefect-oldest |
-#        cyberdesk-sdk | browser)
+#        cyberdesk-sdk | browser | release)
 # Every environment but cyberdesk-sdk and browser also gets this project, editable. cyberdesk-sdk
 # holds Cyberdesk's official SDK only: tests/sdk drives that client, which nobody here wrote,
 # against the emulator started from the airflow environment. browser holds Playwright only:
 # tests/browser drives the Debian chromium (scripts/setup-browser.sh) at the emulator's run page.
+# release holds twine only, for `make dist` to check what it built (scripts/check-dist.sh).
 # Idempotent: when the lock file (and pyproject.toml, where the project is installed) are
 # unchanged, it does nothing.
 set -euo pipefail
@@ -22,7 +23,7 @@ if ! command -v uv >/dev/null 2>&1; then
 fi
 
 with_project=true
-[[ "$name" == "cyberdesk-sdk" || "$name" == "browser" ]] && with_project=false
+[[ "$name" == "cyberdesk-sdk" || "$name" == "browser" || "$name" == "release" ]] && with_project=false
 if $with_project; then
   stamp="$(cat "$lock" pyproject.toml | sha256sum | cut -d' ' -f1)"
 else

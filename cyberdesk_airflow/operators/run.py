@@ -90,6 +90,8 @@ class CyberdeskRunOperator(CyberdeskWaitingOperator):
         (templated).
     :param release_session_after: Release the session when this run ends.
     :param is_priority: Assign a machine before non-priority runs.
+    :param main_prompt: Per-run prompt override (templated).
+    :param model_metadata: Per-run model overrides, e.g. ``{"main_agent_model_id": ...}``.
     :param download_attachments_to: Folder (``ObjectStoragePath`` or URI) for the run's output
         attachments after success (templated).
     :param live_steps: Write the run's new agent steps to the task log while it runs.
@@ -107,6 +109,7 @@ class CyberdeskRunOperator(CyberdeskWaitingOperator):
         "pool_ids",
         "session_id",
         "session_alias",
+        "main_prompt",
         "download_attachments_to",
         "cyberdesk_conn_id",
     )
@@ -127,6 +130,8 @@ class CyberdeskRunOperator(CyberdeskWaitingOperator):
         session_alias: str | None = None,
         release_session_after: bool | None = None,
         is_priority: bool | None = None,
+        main_prompt: str | None = None,
+        model_metadata: Mapping[str, Any] | None = None,
         download_attachments_to: ObjectStoragePath | str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -143,6 +148,8 @@ class CyberdeskRunOperator(CyberdeskWaitingOperator):
         self.session_alias = session_alias
         self.release_session_after = release_session_after
         self.is_priority = is_priority
+        self.main_prompt = main_prompt
+        self.model_metadata = model_metadata
         self.download_attachments_to = download_attachments_to
 
     def _request(self) -> dict[str, Any]:
@@ -172,6 +179,9 @@ class CyberdeskRunOperator(CyberdeskWaitingOperator):
                 session_id=self.session_id,
                 start_session=self.start_session,
                 session_alias=self.session_alias,
+                # Create-only options: a retry of the run keeps the ones it was created with.
+                main_prompt=self.main_prompt,
+                model_metadata=self.model_metadata,
                 idempotency_key=key,
             )
             if ti.try_number > 1:

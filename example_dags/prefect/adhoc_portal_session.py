@@ -45,7 +45,7 @@ def adhoc_portal_session() -> dict[str, Any]:
         pool_ids=pool_list("billing_pool_id"),
         start_session=True,
         session_alias="login",
-        poll_interval_seconds=every,
+        poll_interval=every,
     )
     try:
         work = run_cyberdesk_workflow(
@@ -53,7 +53,7 @@ def adhoc_portal_session() -> dict[str, Any]:
             choose_next_workflow(login.output_data),
             session_id=login.session_id,
             download_to=str(storage("adhoc_portal_session", login.run_id)),
-            poll_interval_seconds=every,
+            poll_interval=every,
         )
     finally:
         logout = run_cyberdesk_workflow(
@@ -61,7 +61,7 @@ def adhoc_portal_session() -> dict[str, Any]:
             lookup("portal_logout_workflow_id"),
             session_id=login.session_id,
             release_session_after=True,
-            poll_interval_seconds=every,
+            poll_interval=every,
         )
     return {
         "session_id": login.session_id,

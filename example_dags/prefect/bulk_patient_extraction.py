@@ -83,7 +83,7 @@ def bulk_patient_extraction(
         workflow_id=unmapped(lookup("ehr_extract_workflow_id")),
         count=[DEPARTMENT_QUEUES[name] for name in departments],
         input_values=[{"department": name, "report_date": day} for name in departments],
-        sensitive_inputs=unmapped(epic_secret_block),
+        sensitive_input_values=unmapped(epic_secret_block),
         pool_ids=unmapped(pool_list("customer_pool_id", "ehr_pool_id")),
     )
     # .result() re-raises the first failure, so a batch that could not be created or did not
@@ -91,8 +91,8 @@ def bulk_patient_extraction(
     finished = wait_for_cyberdesk_runs.map(
         unmapped(credentials),
         batches.result(),
-        poll_interval_seconds=unmapped(poll_interval()),
-        fail_policy=unmapped("any"),
+        poll_interval=unmapped(poll_interval()),
+        fail_on=unmapped("any"),
     )
     return collect_table(finished.result(), day)
 

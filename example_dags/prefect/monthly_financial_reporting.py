@@ -182,8 +182,8 @@ def monthly_financial_reporting(
         steps=chain_steps(),
         shared_inputs={"month": period, "company": lookup("company")},
         pool_ids=pool_list("finance_pool_id"),
-        poll_interval_seconds=poll_interval(),
-        max_wait_seconds=3 * 3600,
+        poll_interval=poll_interval(),
+        timeout=3 * 3600,
     )
     filesystem = Block.load(storage_block) if storage_block else None
     if filesystem is not None and not isinstance(filesystem, WritableFileSystem):

@@ -60,6 +60,27 @@ def test_success_returns_output_and_pushes_ids(
     assert xcom(dr, "run", "session_id") == run.session_id
 
 
+def test_prompt_and_model_overrides_reach_cyberdesk(
+    ok_workflow: str, run_dag: Any, xcom: Any, ti_states: Any, client: Any
+) -> None:
+    model_id = str(uuid.uuid4())
+    with new_dag("run_overrides") as dag:
+        CyberdeskRunOperator(
+            task_id="run",
+            workflow_id=ok_workflow,
+            input_values={"month": "2026-04"},
+            main_prompt="{{ 'Close ' ~ 'April' }}",
+            model_metadata={"main_agent_model_id": model_id},
+            deferrable=False,
+            poll_interval=POLL,
+        )
+    dr = run_dag(dag)
+    assert dr.state == "success", ti_states(dr)
+    run = client.runs.get(xcom(dr, "run", "run_id"))
+    assert run.main_prompt == "Close April"
+    assert (run.model_metadata or {}).get("main_agent_model_id") == model_id
+
+
 @pytest.mark.parametrize("deferrable", [False, True], ids=["worker", "deferred"])
 @pytest.mark.parametrize("outcome", ["task_failed", "error"])
 def test_failed_run_fails_task_with_errors(

@@ -157,7 +157,7 @@ def test_fail_policy() -> None:
     all_bad = BulkSummary.from_runs(make_runs("error", "cancelled"))
     cancelled = BulkSummary.from_runs(make_runs("success", "cancelled"))
     good = BulkSummary.from_runs(make_runs("success"))
-    with pytest.raises(RunFailedError, match=r"1 of 2.*fail_policy=any.*boom") as info:
+    with pytest.raises(RunFailedError, match=r"1 of 2.*fail_on=any.*boom") as info:
         FailPolicy.ANY.check(mixed)
     assert info.value.run.id == "r1"
     with pytest.raises(RunCancelledError):
@@ -168,7 +168,7 @@ def test_fail_policy() -> None:
     assert FailPolicy.NEVER.check(all_bad) is all_bad
     assert FailPolicy.ANY.check(good) is good
     assert FailPolicy.ALL.check(BulkSummary.from_runs([])).total == 0
-    with pytest.raises(ConfigurationError, match=r"fail_policy"):
+    with pytest.raises(ConfigurationError, match=r"fail_on"):
         FailPolicy.parse("some")
 
 

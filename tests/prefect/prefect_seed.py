@@ -23,19 +23,19 @@ TIME_SCALE = 20.0
 class PollOptions(TypedDict):
     """Polling keyword arguments of the single-run waits (`**POLL`)."""
 
-    poll_interval_seconds: float
-    max_poll_interval_seconds: float
+    poll_interval: float
+    max_poll_interval: float
 
 
 class WatchOptions(TypedDict):
     """Polling keyword arguments of the multi-run waits and chains (`**WATCH`)."""
 
-    poll_interval_seconds: float
+    poll_interval: float
 
 
-POLL: PollOptions = {"poll_interval_seconds": 0.1, "max_poll_interval_seconds": 0.3}
+POLL: PollOptions = {"poll_interval": 0.1, "max_poll_interval": 0.3}
 # Multi-run waits poll in shared rounds at a fixed interval.
-WATCH: WatchOptions = {"poll_interval_seconds": 0.1}
+WATCH: WatchOptions = {"poll_interval": 0.1}
 
 OK_BEHAVIOR: dict[str, Any] = {
     "duration": 2,

@@ -161,7 +161,7 @@ def test_workflow_block_round_trip(credentials: CyberdeskCredentials) -> None:
         workflow_id="11111111-1111-4111-8111-000000000001",
         input_values={"month": "2026-10"},
         sensitive_input_values=SecretDict({"password": "hunter2"}),
-        poll_interval_seconds=0.1,
+        poll_interval=0.1,
     )
     block.save("monthly", overwrite=True)
     loaded = cast(CyberdeskWorkflow, CyberdeskWorkflow.load("monthly"))

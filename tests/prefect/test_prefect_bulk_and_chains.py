@@ -106,7 +106,7 @@ def test_wait_for_runs_fail_policy(
         good = trigger_cyberdesk_run(credentials, WF_OK, input_values={"month": "01"})
         bad = trigger_cyberdesk_run(credentials, WF_ERROR)
         return wait_for_cyberdesk_runs(
-            credentials, [good, bad.run_id], fail_policy=policy, create_artifact=False, **WATCH
+            credentials, [good, bad.run_id], fail_on=policy, create_artifact=False, **WATCH
         )
 
     if raises:
@@ -122,7 +122,7 @@ def test_wait_for_runs_timeout_cancels_unfinished_runs(
     @flow
     def stuck() -> list[CyberdeskRunResult]:
         created = bulk_create_cyberdesk_runs(credentials, WF_SLOW, 3)
-        return wait_for_cyberdesk_runs(credentials, created, max_wait_seconds=0.5, **WATCH)
+        return wait_for_cyberdesk_runs(credentials, created, timeout=0.5, **WATCH)
 
     state = stuck(return_state=True)
     with pytest.raises(RunTimeoutError):

@@ -129,8 +129,8 @@ def _run(cancel_on_abandon):
     return run_cyberdesk_workflow(
         credentials,
         "{workflow_id}",
-        poll_interval_seconds=0.2,
-        max_poll_interval_seconds=0.5,
+        poll_interval=0.2,
+        max_poll_interval=0.5,
         cancel_on_abandon=cancel_on_abandon,
     )
 

@@ -41,8 +41,8 @@ def _block(credentials: CyberdeskCredentials) -> CyberdeskWorkflow:
         credentials=credentials,
         workflow_id=WF_OK,
         input_values={"month": "2026-04"},
-        poll_interval_seconds=0.1,
-        max_poll_interval_seconds=0.3,
+        poll_interval=0.1,
+        max_poll_interval=0.3,
         create_artifact=False,
     )
 

@@ -47,7 +47,7 @@ def _assert_png(link: str) -> None:
 def _failed_inputs() -> dict[str, Any]:
     return {
         "input_values": {"account": SECRET},
-        "sensitive_inputs": {"password": SecretStr(SECRET)},
+        "sensitive_input_values": {"password": SecretStr(SECRET)},
     }
 
 

@@ -30,7 +30,7 @@ from cyberdesk_prefect.results import CyberdeskRunResult
 SECRET = "hunter2-account-7731"
 SECRET_INPUTS: dict[str, Any] = {
     "input_values": {"account": SECRET},
-    "sensitive_inputs": {"password": SecretStr(SECRET)},
+    "sensitive_input_values": {"password": SecretStr(SECRET)},
 }
 _RUN_GET = re.compile(r"^GET /v1/runs/\{[^}/]+\}$")
 

@@ -24,8 +24,8 @@ PAIRS = [
 ]
 CALLS: list[tuple[tuple[Any, ...], dict[str, Any]]] = [
     (("creds", "run-1"), {}),
-    (("creds",), {"run_id": "run-1", "workflow_id": "wf", "poll_interval_seconds": 0.5}),
-    (("creds", "x", "y"), {"max_wait_seconds": 3}),
+    (("creds",), {"run_id": "run-1", "workflow_id": "wf", "poll_interval": 0.5}),
+    (("creds", "x", "y"), {"timeout": 3}),
 ]
 WRONG: list[tuple[tuple[Any, ...], dict[str, Any]]] = [
     ((), {}),  # required parameters missing

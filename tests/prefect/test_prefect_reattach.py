@@ -209,7 +209,7 @@ def test_chain_retry_resumes_from_the_failed_step(
                     inputs={"amount": RefValue("extract.outputs.value")},
                 ),
             ],
-            poll_interval_seconds=POLL["poll_interval_seconds"],
+            poll_interval=POLL["poll_interval"],
         )
 
     result = chain()
@@ -229,9 +229,7 @@ def test_bulk_after_a_flow_run_retry_reuses_succeeded_runs(
         created = bulk_create_cyberdesk_runs(
             credentials, WF_DOUBLE, 4, input_values={"value": value}
         )
-        results = wait_for_cyberdesk_runs(
-            credentials, created, poll_interval_seconds=POLL["poll_interval_seconds"]
-        )
+        results = wait_for_cyberdesk_runs(credentials, created, poll_interval=POLL["poll_interval"])
         if _flow_attempt() == 1:
             raise RuntimeError("fail after the batch")
         return list(results)
@@ -256,7 +254,7 @@ def test_job_block_in_a_task_reuses_a_succeeded_run_on_a_flow_retry(
         credentials=credentials,
         workflow_id=WF_DOUBLE,
         input_values={"value": value},
-        poll_interval_seconds=0.1,
+        poll_interval=0.1,
     )
 
     @task

@@ -169,11 +169,11 @@ async def test_max_wait_seconds_times_out_and_cancels_the_run(
 ) -> None:
     @flow
     def sync_wait() -> CyberdeskRunResult:
-        return run_cyberdesk_workflow(credentials, WF_SLOW, max_wait_seconds=0.5, **POLL)
+        return run_cyberdesk_workflow(credentials, WF_SLOW, timeout=0.5, **POLL)
 
     @flow
     async def async_wait() -> CyberdeskRunResult:
-        return await arun_cyberdesk_workflow(credentials, WF_SLOW, max_wait_seconds=0.5, **POLL)
+        return await arun_cyberdesk_workflow(credentials, WF_SLOW, timeout=0.5, **POLL)
 
     state = await async_wait(return_state=True) if use_async else sync_wait(return_state=True)
     assert state.is_failed()

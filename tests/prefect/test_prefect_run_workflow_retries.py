@@ -109,8 +109,8 @@ def test_map_over_twenty_inputs(credentials: CyberdeskCredentials, admin: Any) -
             WF_DOUBLE,
             input_values=[{"value": i} for i in range(20)],
             create_artifact=False,
-            poll_interval_seconds=unmapped(POLL["poll_interval_seconds"]),
-            max_poll_interval_seconds=unmapped(POLL["max_poll_interval_seconds"]),
+            poll_interval=unmapped(POLL["poll_interval"]),
+            max_poll_interval=unmapped(POLL["max_poll_interval"]),
         )
         return [f.result() for f in futures]
 
@@ -144,8 +144,8 @@ def test_concurrency_limit_caps_runs_in_flight(
             input_values=[{"month": f"2026-0{i}"} for i in range(1, 6)],
             concurrency_limit_name=unmapped("cyberdesk-test"),
             create_artifact=False,
-            poll_interval_seconds=unmapped(POLL["poll_interval_seconds"]),
-            max_poll_interval_seconds=unmapped(POLL["max_poll_interval_seconds"]),
+            poll_interval=unmapped(POLL["poll_interval"]),
+            max_poll_interval=unmapped(POLL["max_poll_interval"]),
         )
         return [f.result() for f in futures]
 

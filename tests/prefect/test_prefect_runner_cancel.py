@@ -47,9 +47,7 @@ def test_runner_cancel_ends_waits_and_cancels_their_runs(
         context = FlowRunContext.get()
         assert context is not None
         runner = cast(ThreadPoolTaskRunner[Any], context.task_runner)
-        futures = task_fn.map(
-            unmapped(credentials), [WF_SLOW] * N, poll_interval_seconds=unmapped(0.2)
-        )
+        futures = task_fn.map(unmapped(credentials), [WF_SLOW] * N, poll_interval=unmapped(0.2))
         deadline = time.monotonic() + 30
         while len(_active(core_client, earlier)) < N and time.monotonic() < deadline:
             time.sleep(0.1)

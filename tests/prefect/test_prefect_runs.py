@@ -50,7 +50,7 @@ def test_trigger_sends_every_create_option(
             credentials,
             WF_OK,
             input_values={"month": "2026-10"},
-            sensitive_inputs={"password": SecretStr("hunter2")},
+            sensitive_input_values={"password": SecretStr("hunter2")},
             file_inputs=[source, ("notes.txt", b"hello")],
             pool_ids=["22222222-2222-4222-8222-000000000001"],
             start_session=True,
@@ -107,7 +107,7 @@ def test_sensitive_inputs_from_a_secret_block(
 
     @flow
     def trigger() -> CyberdeskRunResult:
-        return trigger_cyberdesk_run(credentials, WF_OK, sensitive_inputs="erp-login")
+        return trigger_cyberdesk_run(credentials, WF_OK, sensitive_input_values="erp-login")
 
     result = trigger()
     run = core_client.runs.get(result.run_id)
@@ -121,7 +121,7 @@ async def test_sensitive_inputs_as_secret_dict_async(
     @flow
     async def trigger() -> CyberdeskRunResult:
         return await atrigger_cyberdesk_run(
-            credentials, WF_OK, sensitive_inputs=SecretDict({"pin": "1234"})
+            credentials, WF_OK, sensitive_input_values=SecretDict({"pin": "1234"})
         )
 
     result = await trigger()
@@ -140,10 +140,10 @@ def test_plain_sensitive_values_are_refused_before_any_request(
         trigger_cyberdesk_run.fn(
             credentials,
             WF_OK,
-            sensitive_inputs={"password": "plain"},  # type: ignore[dict-item]
+            sensitive_input_values={"password": "plain"},  # type: ignore[dict-item]
         )
     with pytest.raises(ConfigurationError, match="Secret block") as info:
-        trigger_cyberdesk_run.fn(credentials, WF_OK, sensitive_inputs="Plain Password!")
+        trigger_cyberdesk_run.fn(credentials, WF_OK, sensitive_input_values="Plain Password!")
     assert "Plain Password!" not in str(info.value)
     assert admin.stats()["runs_created"] == before
 
@@ -209,7 +209,7 @@ def test_retry_cyberdesk_run_reruns_an_ended_run(
         started = trigger_cyberdesk_run(credentials, WF_ERROR)
         ended = wait_for_cyberdesk_run(credentials, started.run_id, raise_on_failure=False, **POLL)
         retried = retry_cyberdesk_run(
-            credentials, started.run_id, sensitive_inputs={"token": SecretStr("t0k3n")}
+            credentials, started.run_id, sensitive_input_values={"token": SecretStr("t0k3n")}
         )
         return ended.status, retried
 

@@ -59,7 +59,7 @@ def test_mapped_sync_waits_share_polling(credentials: CyberdeskCredentials, admi
         futures = wait_for_cyberdesk_run.map(
             unmapped(credentials),
             run_ids,
-            poll_interval_seconds=unmapped(INTERVAL),
+            poll_interval=unmapped(INTERVAL),
             create_artifact=unmapped(False),
         )
         return [f.result() for f in futures]
@@ -88,7 +88,7 @@ def test_mapped_async_waits_share_polling(credentials: CyberdeskCredentials, adm
             await_cyberdesk_run.map(
                 unmapped(credentials),
                 run_ids,
-                poll_interval_seconds=unmapped(INTERVAL),
+                poll_interval=unmapped(INTERVAL),
                 create_artifact=unmapped(False),
             ),
         )
@@ -115,7 +115,7 @@ def test_created_runs_are_batched_from_the_first_poll(
                 unmapped(credentials),
                 WF_MEDIUM,
                 input_values=[{"i": i} for i in range(N)],
-                poll_interval_seconds=unmapped(INTERVAL),
+                poll_interval=unmapped(INTERVAL),
                 create_artifact=unmapped(False),
             ),
         )
@@ -172,7 +172,7 @@ def test_mapped_bulk_waits_share_polling(
         futures = wait_for_cyberdesk_runs.map(
             unmapped(credentials),
             bulks,
-            poll_interval_seconds=unmapped(INTERVAL),
+            poll_interval=unmapped(INTERVAL),
             create_artifact=unmapped(False),
         )
         return [f.result() for f in futures]
@@ -209,14 +209,14 @@ def test_mapped_chains_share_polling(
             arun_cyberdesk_chain.map(
                 unmapped(credentials),
                 [steps] * (CALLS // 2),
-                poll_interval_seconds=unmapped(INTERVAL),
+                poll_interval=unmapped(INTERVAL),
                 create_artifact=unmapped(False),
             ),
         )
         sync = run_cyberdesk_chain.map(
             unmapped(credentials),
             [steps] * (CALLS // 2),
-            poll_interval_seconds=unmapped(INTERVAL),
+            poll_interval=unmapped(INTERVAL),
             create_artifact=unmapped(False),
         )
         return [f.result() for f in [*futures, *sync]]

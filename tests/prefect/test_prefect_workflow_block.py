@@ -24,8 +24,8 @@ def workflow_block(credentials: CyberdeskCredentials) -> CyberdeskWorkflow:
         workflow_id=WF_OK,
         input_values={"month": "2026-01"},
         sensitive_input_values=SecretDict({"password": "p4ss"}),
-        poll_interval_seconds=0.1,
-        max_poll_interval_seconds=0.3,
+        poll_interval=0.1,
+        max_poll_interval=0.3,
     ).save("monthly-report", overwrite=True)
     # `load` is sync/async dual (value or coroutine); called outside an event loop it is the block.
     return cast(CyberdeskWorkflow, CyberdeskWorkflow.load("monthly-report"))
@@ -65,7 +65,7 @@ async def test_atrigger_await_afetch(workflow_block: CyberdeskWorkflow, tmp_path
 def test_run_and_download_outside_a_flow(
     credentials: CyberdeskCredentials, download_dir: Path
 ) -> None:
-    block = CyberdeskWorkflow(credentials=credentials, workflow_id=WF_OK, poll_interval_seconds=0.1)
+    block = CyberdeskWorkflow(credentials=credentials, workflow_id=WF_OK, poll_interval=0.1)
     job_run = block.trigger_sync(input_values={"month": "2026-03"})
     result = job_run.wait_for_completion_sync()
     assert result.attachments[0].filename == "tb_2026-03.csv"
@@ -74,9 +74,7 @@ def test_run_and_download_outside_a_flow(
 
 
 async def test_arun_and_adownload(credentials: CyberdeskCredentials, download_dir: Path) -> None:
-    block = CyberdeskWorkflow(
-        credentials=credentials, workflow_id=WF_DOUBLE, poll_interval_seconds=0.1
-    )
+    block = CyberdeskWorkflow(credentials=credentials, workflow_id=WF_DOUBLE, poll_interval=0.1)
     result = await block.arun(input_values={"value": 9})
     assert str((result.output_data or {})["value"]) == "9"
 
@@ -84,9 +82,7 @@ async def test_arun_and_adownload(credentials: CyberdeskCredentials, download_di
 def test_cancel_and_acancel(credentials: CyberdeskCredentials, admin: Any) -> None:
     import asyncio
 
-    block = CyberdeskWorkflow(
-        credentials=credentials, workflow_id=WF_SLOW, poll_interval_seconds=0.1
-    )
+    block = CyberdeskWorkflow(credentials=credentials, workflow_id=WF_SLOW, poll_interval=0.1)
     first = block.trigger_sync()
     assert first.cancel().status == "cancelled"
     second = block.trigger_sync()
@@ -97,9 +93,7 @@ def test_cancel_and_acancel(credentials: CyberdeskCredentials, admin: Any) -> No
 def test_failed_run_raises_and_timeout_cancels(
     credentials: CyberdeskCredentials, admin: Any
 ) -> None:
-    failing = CyberdeskWorkflow(
-        credentials=credentials, workflow_id=WF_ERROR, poll_interval_seconds=0.1
-    )
+    failing = CyberdeskWorkflow(credentials=credentials, workflow_id=WF_ERROR, poll_interval=0.1)
     with pytest.raises(RunFailedError, match="ERP unreachable"):
         failing.run()
     assert failing.run(raise_on_failure=False).status == "error"
@@ -107,8 +101,8 @@ def test_failed_run_raises_and_timeout_cancels(
     slow = CyberdeskWorkflow(
         credentials=credentials,
         workflow_id=WF_SLOW,
-        poll_interval_seconds=0.1,
-        max_wait_seconds=0.5,
+        poll_interval=0.1,
+        timeout=0.5,
     )
     job_run = slow.trigger_sync()
     with pytest.raises(RunTimeoutError):
@@ -120,9 +114,7 @@ def test_trigger_inside_a_retried_task_reattaches(
     emulator: Any, admin: Any, no_faults: None
 ) -> None:
     credentials = no_retry_credentials(emulator)
-    block = CyberdeskWorkflow(
-        credentials=credentials, workflow_id=WF_DOUBLE, poll_interval_seconds=0.1
-    )
+    block = CyberdeskWorkflow(credentials=credentials, workflow_id=WF_DOUBLE, poll_interval=0.1)
     admin.set_faults(
         {"rules": [{"route": "POST /v1/runs", "kind": "500", "phase": "after", "times": 1}]}
     )
@@ -159,8 +151,8 @@ def test_thin_flow_keeps_secrets_out_of_parameters(
         saved_credentials,
         WF_OK,
         input_values={"month": "2026-04"},
-        sensitive_inputs="flow-login",
-        poll_interval_seconds=0.1,
+        sensitive_input_values="flow-login",
+        poll_interval=0.1,
         return_state=True,
     )
     result = state.result()
@@ -177,6 +169,6 @@ async def test_async_thin_flow(credentials: CyberdeskCredentials) -> None:
     from cyberdesk_prefect import arun_cyberdesk_workflow_flow
 
     result = await arun_cyberdesk_workflow_flow(
-        credentials, WF_DOUBLE, input_values={"value": 11}, poll_interval_seconds=0.1
+        credentials, WF_DOUBLE, input_values={"value": 11}, poll_interval=0.1
     )
     assert str((result.output_data or {})["value"]) == "11"

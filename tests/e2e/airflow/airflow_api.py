@@ -184,13 +184,15 @@ class AirflowApi:
 
     # -- task logs ----------------------------------------------------------------------------
 
-    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> str:
+    def task_log(
+        self, dag_id: str, run_id: str, task_id: str, try_number: int = 1, map_index: int = -1
+    ) -> str:
         """The text of one try's task log as the UI shows it (trigger lines of a deferred try
         included), one line per entry; an exception follows its entry as ``Type: message``."""
         body = self._json(
             "GET",
             f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}",
-            params={"full_content": "true"},
+            params={"full_content": "true", "map_index": map_index},
             headers={"Accept": "application/json"},
         )
         content = body.get("content") if isinstance(body, dict) else body
@@ -207,6 +209,22 @@ class AirflowApi:
             for error in entry.get("error_detail") or []:
                 lines.append(f"{error.get('exc_type')}: {error.get('exc_value')}")
         return "\n".join(lines)
+
+    def failure_logs(self, dag_id: str, run_id: str, limit: int = 3, tail: int = 25) -> str:
+        """The last lines of the logs of up to ``limit`` failed task instances of a DAG run: what
+        an assertion on the run's state shows, so a failure on a CI machine explains itself."""
+        failed = [ti for ti in self.task_instances(dag_id, run_id) if ti["state"] == "failed"]
+        parts = []
+        for ti in failed[:limit]:
+            try:
+                text = self.task_log(
+                    dag_id, run_id, ti["task_id"], max(ti["try_number"], 1), ti["map_index"]
+                )
+            except Exception as exc:  # a diagnostic must not hide the failure
+                text = f"(log unavailable: {exc!r})"
+            lines = text.splitlines()[-tail:]
+            parts.append(f"--- {ti['task_id']}[{ti['map_index']}]:\n" + "\n".join(lines))
+        return f"{len(failed)} failed task instance(s)\n" + "\n".join(parts)
 
     # -- XCom ---------------------------------------------------------------------------------
 

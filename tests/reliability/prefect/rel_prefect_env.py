@@ -39,11 +39,11 @@ MACHINES = 24
 class PollOptions(TypedDict):
     """Polling keyword arguments of the single-run tasks (`**POLL`)."""
 
-    poll_interval_seconds: float
-    max_poll_interval_seconds: float
+    poll_interval: float
+    max_poll_interval: float
 
 
-POLL: PollOptions = {"poll_interval_seconds": 0.1, "max_poll_interval_seconds": 0.4}
+POLL: PollOptions = {"poll_interval": 0.1, "max_poll_interval": 0.4}
 #: Retries per request for the soak credentials (20% faults: p(all 7 fail) = 0.2**7).
 SOAK_RETRIES = 6
 

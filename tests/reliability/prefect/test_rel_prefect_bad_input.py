@@ -74,23 +74,23 @@ CASES: dict[str, Case] = {
         ("401", "API key"),
     ),
     "plain-secret-values": Case(
-        _run(sensitive_inputs={"pw": "plain-text"}),
+        _run(sensitive_input_values={"pw": "plain-text"}),
         "ConfigurationError",
-        ("sensitive_inputs", "SecretStr", "Secret block"),
+        ("sensitive_input_values", "SecretStr", "Secret block"),
     ),
     "unknown-secret-block": Case(
-        _run(sensitive_inputs="no-such-secret-block"),
+        _run(sensitive_input_values="no-such-secret-block"),
         "ConfigurationError",
-        ("sensitive_inputs", "no Secret block named", "no-such-secret-block"),
+        ("sensitive_input_values", "no Secret block named", "no-such-secret-block"),
     ),
     "unknown-workflow": Case(
         _run(workflow_id=UNKNOWN), "NotFoundError", ("Workflow", UNKNOWN, "Check")
     ),
     "negative-max-wait": Case(
-        _run(max_wait_seconds=-1, **POLL), "ConfigurationError", ("max_wait_seconds", "positive")
+        _run(timeout=-1, **POLL), "ConfigurationError", ("timeout", "positive")
     ),
     "negative-poll-interval": Case(
-        _run(poll_interval_seconds=-1), "ConfigurationError", ("poll_interval", "positive")
+        _run(poll_interval=-1), "ConfigurationError", ("poll_interval", "positive")
     ),
     "non-json-input": Case(
         _run(input_values={"when": object()}),

@@ -32,8 +32,8 @@ def test_prefect_soak_mapped_and_async_tasks(credentials: Any, admin: Any) -> No
             ECHO_WORKFLOW,
             input_values=[{"n": n, "tag": f"sync-{n}"} for n in range(SYNC_RUNS)],
             create_artifact=False,
-            poll_interval_seconds=unmapped(POLL["poll_interval_seconds"]),
-            max_poll_interval_seconds=unmapped(POLL["max_poll_interval_seconds"]),
+            poll_interval=unmapped(POLL["poll_interval"]),
+            max_poll_interval=unmapped(POLL["max_poll_interval"]),
         )
         return [future.result() for future in futures]
 

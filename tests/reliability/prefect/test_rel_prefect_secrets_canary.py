@@ -91,13 +91,17 @@ def test_no_canary_survives_a_prefect_flow_run(
         # `load` is sync/async dual (value or coroutine); in a sync flow it returns the block.
         creds = cast(CyberdeskCredentials, CyberdeskCredentials.load("canary-credentials"))
         block = run_cyberdesk_workflow(
-            creds, CANARY_WORKFLOW, input_values={"n": 1}, sensitive_inputs="canary-secret", **POLL
+            creds,
+            CANARY_WORKFLOW,
+            input_values={"n": 1},
+            sensitive_input_values="canary-secret",
+            **POLL,
         )
         mapping = run_cyberdesk_workflow(
             creds,
             CANARY_WORKFLOW,
             input_values={"n": 2},
-            sensitive_inputs={"pw": SecretStr(secrets["mapping"])},
+            sensitive_input_values={"pw": SecretStr(secrets["mapping"])},
             **POLL,
         )
         chain = run_cyberdesk_chain(
@@ -112,16 +116,16 @@ def test_no_canary_survives_a_prefect_flow_run(
                 ),
             ],
             shared_sensitive_inputs={"pw": SecretStr(secrets["shared"])},
-            poll_interval_seconds=0.1,
+            poll_interval=0.1,
         )
         bulk = bulk_create_cyberdesk_runs(
             creds,
             CANARY_WORKFLOW,
             2,
             input_values={"n": 4},
-            sensitive_inputs={"pw": SecretStr(secrets["bulk"])},
+            sensitive_input_values={"pw": SecretStr(secrets["bulk"])},
         )
-        waited = wait_for_cyberdesk_runs(creds, bulk, poll_interval_seconds=0.1)
+        waited = wait_for_cyberdesk_runs(creds, bulk, poll_interval=0.1)
         return {"block": block, "mapping": mapping, "chain": chain, "bulk": waited}
 
     @flow
@@ -131,7 +135,7 @@ def test_no_canary_survives_a_prefect_flow_run(
             creds,
             CANARY_WORKFLOW,
             input_values={"n": 5},
-            sensitive_inputs={"pw": SecretStr(secrets["async"])},
+            sensitive_input_values={"pw": SecretStr(secrets["async"])},
             **POLL,
         )
 

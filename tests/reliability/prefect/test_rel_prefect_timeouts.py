@@ -18,8 +18,8 @@ from cyberdesk_core import CyberdeskClient
 POLL_SECONDS = 0.5
 TIMEOUT = 3.0
 WAIT: PollOptions = {
-    "poll_interval_seconds": POLL_SECONDS,
-    "max_poll_interval_seconds": POLL_SECONDS,
+    "poll_interval": POLL_SECONDS,
+    "max_poll_interval": POLL_SECONDS,
 }
 
 

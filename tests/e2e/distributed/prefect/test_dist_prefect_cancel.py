@@ -27,7 +27,7 @@ def test_cancelling_a_flow_run_cancels_every_remote_run(
 ) -> None:
     alive = two_workers.assert_running
     flow_run_id = api.start_run(
-        MAPPED, {"workflow_ids": [HOLD_CANCEL] * N, "poll_interval_seconds": INTERVAL}
+        MAPPED, {"workflow_ids": [HOLD_CANCEL] * N, "poll_interval": INTERVAL}
     )
     runs = wait_remote(
         dist_emulator, HOLD_CANCEL, all_running(N), timeout=180, what=f"{N} runs", alive=alive

@@ -30,7 +30,7 @@ def test_200_mapped_runs_share_polling(
     alive = two_workers.assert_running
     started = time.monotonic()
     flow_run_id = api.start_run(
-        MAPPED, {"workflow_ids": [HOLD_MAPPED] * N, "poll_interval_seconds": INTERVAL}
+        MAPPED, {"workflow_ids": [HOLD_MAPPED] * N, "poll_interval": INTERVAL}
     )
     runs = wait_remote(
         dist_emulator, HOLD_MAPPED, all_running(N), timeout=240, what=f"{N} runs", alive=alive

@@ -82,7 +82,7 @@ def test_no_canary_survives_a_deployment_run(
             "credentials_block": "dist-canary-credentials",
             "workflow_ids": [CANARY_WORKFLOW] * RUNS,
             "secret_block": "dist-canary-secret",
-            "poll_interval_seconds": 0.5,
+            "poll_interval": 0.5,
         },
     )
     final = api.wait_final(flow_run_id, timeout=180, alive=two_workers.assert_running)

@@ -32,7 +32,7 @@ def test_killed_worker_then_flow_retry_reattaches(
         MAPPED,
         {
             "workflow_ids": [FAST_WORKFLOW] * FAST + [HOLD_CRASH] * HELD,
-            "poll_interval_seconds": INTERVAL,
+            "poll_interval": INTERVAL,
         },
     )
     held = wait_remote(

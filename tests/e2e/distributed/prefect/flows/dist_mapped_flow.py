@@ -27,7 +27,7 @@ from cyberdesk_prefect import (
 def mapped_cyberdesk_runs(
     credentials_block: str,
     workflow_ids: list[str],
-    poll_interval_seconds: float = 1.0,
+    poll_interval: float = 1.0,
     secret_block: str | None = None,
     create_artifact: bool = True,
 ) -> dict[str, Any]:
@@ -38,9 +38,9 @@ def mapped_cyberdesk_runs(
         unmapped(credentials),
         workflow_ids,
         input_values=[{"i": index} for index in range(len(workflow_ids))],
-        sensitive_inputs=unmapped(secret_block),
-        poll_interval_seconds=unmapped(poll_interval_seconds),
-        max_poll_interval_seconds=unmapped(max(poll_interval_seconds, 2.0)),
+        sensitive_input_values=unmapped(secret_block),
+        poll_interval=unmapped(poll_interval),
+        max_poll_interval=unmapped(max(poll_interval, 2.0)),
         create_artifact=unmapped(create_artifact),
     )
     results: list[CyberdeskRunResult] = futures.result()
