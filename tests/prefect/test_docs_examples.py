@@ -81,8 +81,8 @@ def docs_world(emulator: Any) -> CyberdeskCredentials:
     CyberdeskWorkflow(
         credentials=credentials,
         workflow_id=TRIAL_BALANCE,
-        poll_interval_seconds=0.2,
-        max_poll_interval_seconds=0.5,
+        poll_interval=0.2,
+        max_poll_interval=0.5,
     ).save("monthly-report", overwrite=True)
     return credentials
 
