@@ -36,6 +36,7 @@ def get_provider_info() -> dict[str, Any]:
                     "cyberdesk_airflow.operators.chain",
                     "cyberdesk_airflow.operators.bulk",
                     "cyberdesk_airflow.operators.attachments",
+                    "cyberdesk_airflow.operators.attachment_urls",
                 ],
             }
         ],

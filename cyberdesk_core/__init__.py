@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from cyberdesk_core.errors import APIConnectionError as APIConnectionError
     from cyberdesk_core.errors import APIError as APIError
     from cyberdesk_core.errors import APITimeoutError as APITimeoutError
+    from cyberdesk_core.errors import AttachmentNotFoundError as AttachmentNotFoundError
     from cyberdesk_core.errors import AuthenticationError as AuthenticationError
     from cyberdesk_core.errors import BadRequestError as BadRequestError
     from cyberdesk_core.errors import ConfigurationError as ConfigurationError
@@ -88,6 +89,11 @@ if TYPE_CHECKING:
     from cyberdesk_core.run_report import RunReport as RunReport
     from cyberdesk_core.run_report import ScreenshotLink as ScreenshotLink
     from cyberdesk_core.run_report import sum_report_usage as sum_report_usage
+    from cyberdesk_core.signed_urls import SignedAttachmentUrl as SignedAttachmentUrl
+    from cyberdesk_core.signed_urls import asign_attachment as asign_attachment
+    from cyberdesk_core.signed_urls import asign_run_attachments as asign_run_attachments
+    from cyberdesk_core.signed_urls import sign_attachment as sign_attachment
+    from cyberdesk_core.signed_urls import sign_run_attachments as sign_run_attachments
     from cyberdesk_core.step_progress import PROGRESS_FIELDS as PROGRESS_FIELDS
     from cyberdesk_core.step_progress import history_due as history_due
     from cyberdesk_core.step_progress import run_progressed as run_progressed
@@ -157,6 +163,7 @@ _LAZY: dict[str, str] = {
     "APIError": "cyberdesk_core.errors",
     "APITimeoutError": "cyberdesk_core.errors",
     "AsyncCyberdeskClient": "cyberdesk_core.aclient",
+    "AttachmentNotFoundError": "cyberdesk_core.errors",
     "AttachmentType": "cyberdesk_core.models",
     "AuthenticationError": "cyberdesk_core.errors",
     "BadRequestError": "cyberdesk_core.errors",
@@ -194,11 +201,14 @@ _LAZY: dict[str, str] = {
     "RunTimeoutError": "cyberdesk_core.errors",
     "RunWatcher": "cyberdesk_core.waiting",
     "ServerError": "cyberdesk_core.errors",
+    "SignedAttachmentUrl": "cyberdesk_core.signed_urls",
     "TERMINAL_STATUSES": "cyberdesk_core.models",
     "ValidationError": "cyberdesk_core.errors",
     "Workflow": "cyberdesk_core.models",
     "acancel_active_runs": "cyberdesk_core.cancel_active",
     "acancel_if_active": "cyberdesk_core.cancel_active",
+    "asign_attachment": "cyberdesk_core.signed_urls",
+    "asign_run_attachments": "cyberdesk_core.signed_urls",
     "await_run": "cyberdesk_core.waiting",
     "cancel_active_runs": "cyberdesk_core.cancel_active",
     "cancel_if_active": "cyberdesk_core.cancel_active",
@@ -208,6 +218,8 @@ _LAZY: dict[str, str] = {
     "new_idempotency_key": "cyberdesk_core.idempotency",
     "normalize_file_inputs": "cyberdesk_core.inputs",
     "raise_for_run_status": "cyberdesk_core.waiting",
+    "sign_attachment": "cyberdesk_core.signed_urls",
+    "sign_run_attachments": "cyberdesk_core.signed_urls",
     "validate_input_values": "cyberdesk_core.inputs",
     "validate_timeouts": "cyberdesk_core.inputs",
     "wait_for_run": "cyberdesk_core.waiting",

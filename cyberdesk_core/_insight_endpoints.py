@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from cyberdesk_core._request import Call, RequestSpec, build_params, model_parser
+from cyberdesk_core._request import (
+    MAX_SIGNED_URL_SECONDS,
+    MIN_SIGNED_URL_SECONDS,
+    Call,
+    RequestSpec,
+    build_params,
+    check_expires_in,
+    model_parser,
+)
 from cyberdesk_core._run_endpoints import segment
 from cyberdesk_core.errors import ConfigurationError
 from cyberdesk_core.history import ImageSignedUrl, Trajectory
@@ -23,9 +31,6 @@ __all__ = [
     "usage_aggregate",
 ]
 
-MIN_SIGNED_URL_SECONDS = 10
-MAX_SIGNED_URL_SECONDS = 3600
-
 
 # No `resource` on these specs: their 404 means "no such screenshot/trajectory" as often as "no
 # such run", so the error quotes the server's detail instead of claiming the run is missing.
@@ -39,15 +44,7 @@ def image_signed_url(
     """GET /v1/runs/{run_id}/image/signed-url: an HTTPS URL for a `supabase://` screenshot."""
     if not isinstance(image_url, str) or not image_url.strip():
         raise ConfigurationError("image_url must be the screenshot reference from the history.")
-    if (
-        isinstance(expires_in, bool)
-        or not isinstance(expires_in, int)
-        or not MIN_SIGNED_URL_SECONDS <= expires_in <= MAX_SIGNED_URL_SECONDS
-    ):
-        raise ConfigurationError(
-            f"expires_in must be an integer number of seconds between {MIN_SIGNED_URL_SECONDS} "
-            f"and {MAX_SIGNED_URL_SECONDS}, got {expires_in!r}."
-        )
+    check_expires_in(expires_in)
     spec = RequestSpec(
         "GET",
         _run_path(run_id, "image/signed-url"),

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from cyberdesk_core.errors import APIError
+from cyberdesk_core.errors import APIError, ConfigurationError
 
 if TYPE_CHECKING:
     import httpx
@@ -106,6 +106,29 @@ def join_include(include: str | Iterable[str] | None) -> str | None:
 def compact_body(values: Mapping[str, Any]) -> dict[str, Any]:
     """A create body: keys whose value is None are omitted (the server applies its defaults)."""
     return {k: v for k, v in values.items() if v is not None}
+
+
+#: The range of `expires_in` (seconds) that the API accepts for every signed URL.
+MIN_SIGNED_URL_SECONDS = 10
+MAX_SIGNED_URL_SECONDS = 3600
+
+
+def check_expires_in(expires_in: object) -> int:
+    """`expires_in` if it is a whole number of seconds in 10..3600, else ConfigurationError.
+
+    Checked before anything is sent, for attachment and screenshot URLs alike: the API would
+    answer 422, and a value taken from a template or a UI form should fail with its own name.
+    """
+    if (
+        isinstance(expires_in, bool)
+        or not isinstance(expires_in, int)
+        or not MIN_SIGNED_URL_SECONDS <= expires_in <= MAX_SIGNED_URL_SECONDS
+    ):
+        raise ConfigurationError(
+            f"expires_in must be an integer number of seconds between {MIN_SIGNED_URL_SECONDS} "
+            f"and {MAX_SIGNED_URL_SECONDS}, got {expires_in!r}."
+        )
+    return expires_in
 
 
 class OptionSet(Protocol):

@@ -17,6 +17,7 @@ from cyberdesk_core._request import (
     OptionSet,
     RequestSpec,
     build_params,
+    check_expires_in,
     checked_options,
     compact_body,
     join_include,
@@ -326,10 +327,7 @@ def attachment_download_url(
     attachment_id: str, *, expires_in: int = 300, now: Callable[[], datetime] | None = None
 ) -> Call[DownloadUrl]:
     """GET /v1/run-attachments/{id}/download-url (signed URL valid 10..3600 s)."""
-    if isinstance(expires_in, bool) or not 10 <= expires_in <= 3600:
-        raise ConfigurationError(
-            f"expires_in must be between 10 and 3600 seconds, got {expires_in}."
-        )
+    check_expires_in(expires_in)
     spec = RequestSpec(
         "GET",
         _attachment_path(attachment_id, "/download-url"),

@@ -19,6 +19,7 @@ __all__ = [
     "APIConnectionError",
     "APIError",
     "APITimeoutError",
+    "AttachmentNotFoundError",
     "AuthenticationError",
     "BadRequestError",
     "ConfigurationError",
@@ -235,6 +236,10 @@ def timeout_message(
 
 class DownloadError(CyberdeskError):
     """An attachment download failed (size mismatch, expired/invalid URL, bad destination)."""
+
+
+class AttachmentNotFoundError(CyberdeskError, LookupError):
+    """No attachment of the run matches the file name asked for (the message lists its files)."""
 
 
 def is_transient(exc: BaseException) -> bool:

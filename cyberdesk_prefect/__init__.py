@@ -5,8 +5,8 @@ Tasks (sync, and async with an `a` prefix): `trigger_cyberdesk_run`, `get_cyberd
 `wait_for_cyberdesk_run` (async: `await_cyberdesk_run`), `run_cyberdesk_workflow`,
 `cancel_cyberdesk_run`, `retry_cyberdesk_run`, `bulk_create_cyberdesk_runs`,
 `wait_for_cyberdesk_runs` (async: `await_cyberdesk_runs`), `run_cyberdesk_chain`,
-`download_cyberdesk_attachments`. The earlier names `await_for_cyberdesk_run(s)` still work,
-with a `DeprecationWarning`.
+`download_cyberdesk_attachments`, `get_cyberdesk_attachment_url` (signed download URLs). The
+earlier names `await_for_cyberdesk_run(s)` still work, with a `DeprecationWarning`.
 Flows: `run_cyberdesk_workflow_flow`, `arun_cyberdesk_workflow_flow`.
 Hooks: `cancel_cyberdesk_runs_on_cancellation`, `cancel_cyberdesk_runs_hook`.
 
@@ -27,7 +27,9 @@ from cyberdesk_prefect.workflows import CyberdeskWorkflow
 if TYPE_CHECKING:
     from cyberdesk_prefect.attachments import (
         adownload_cyberdesk_attachments,
+        aget_cyberdesk_attachment_url,
         download_cyberdesk_attachments,
+        get_cyberdesk_attachment_url,
     )
     from cyberdesk_prefect.bulk import (
         abulk_create_cyberdesk_runs,
@@ -79,6 +81,8 @@ _LAZY: dict[str, str] = {
     "CyberdeskRunResult": "cyberdesk_prefect.results",
     "adownload_cyberdesk_attachments": "cyberdesk_prefect.attachments",
     "download_cyberdesk_attachments": "cyberdesk_prefect.attachments",
+    "aget_cyberdesk_attachment_url": "cyberdesk_prefect.attachments",
+    "get_cyberdesk_attachment_url": "cyberdesk_prefect.attachments",
     "abulk_create_cyberdesk_runs": "cyberdesk_prefect.bulk",
     "await_cyberdesk_runs": "cyberdesk_prefect.bulk",
     "bulk_create_cyberdesk_runs": "cyberdesk_prefect.bulk",
@@ -139,6 +143,7 @@ __all__ = [
     "abulk_create_cyberdesk_runs",
     "acancel_cyberdesk_run",
     "adownload_cyberdesk_attachments",
+    "aget_cyberdesk_attachment_url",
     "aget_cyberdesk_run",
     "aretry_cyberdesk_run",
     "arun_cyberdesk_chain",
@@ -152,6 +157,7 @@ __all__ = [
     "cancel_cyberdesk_runs_hook",
     "cancel_cyberdesk_runs_on_cancellation",
     "download_cyberdesk_attachments",
+    "get_cyberdesk_attachment_url",
     "get_cyberdesk_run",
     "retry_cyberdesk_run",
     "run_cyberdesk_chain",

@@ -12,6 +12,9 @@ from cyberdesk_core._lazy import LazyExports
 
 # What type checkers see (``X as X`` re-exports it); a test checks it matches _LAZY.
 if TYPE_CHECKING:
+    from cyberdesk_airflow.operators.attachment_urls import (
+        CyberdeskAttachmentUrlOperator as CyberdeskAttachmentUrlOperator,
+    )
     from cyberdesk_airflow.operators.attachments import (
         CyberdeskDownloadAttachmentsOperator as CyberdeskDownloadAttachmentsOperator,
     )
@@ -22,6 +25,7 @@ if TYPE_CHECKING:
     from cyberdesk_airflow.operators.run import CyberdeskRunOperator as CyberdeskRunOperator
 
 _LAZY: dict[str, str] = {
+    "CyberdeskAttachmentUrlOperator": ".attachment_urls",
     "CyberdeskBulkRunOperator": ".bulk",
     "CyberdeskChainOperator": ".chain",
     "CyberdeskDownloadAttachmentsOperator": ".attachments",

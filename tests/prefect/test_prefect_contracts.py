@@ -127,7 +127,7 @@ def test_every_public_task_and_flow_is_checked() -> None:
     names = {name for name, _ in _tasks_and_flows()}
     assert {"run_cyberdesk_workflow", "arun_cyberdesk_workflow", "await_cyberdesk_run"} <= names
     assert {"run_cyberdesk_workflow_flow", "arun_cyberdesk_workflow_flow"} <= names
-    assert len(names) == 22
+    assert len(names) == 24
 
 
 @pytest.mark.parametrize(("name", "task_or_flow"), _tasks_and_flows())
