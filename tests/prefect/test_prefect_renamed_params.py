@@ -136,11 +136,17 @@ def test_wait_options_of_wait_for_run(credentials: CyberdeskCredentials) -> None
         result = wait()
     assert result.succeeded
     # The old names reach the wait: a value the new name refuses is refused under the old one.
-    with pytest.raises(ConfigurationError, match="max_poll_interval"):
+    with (
+        pytest.raises(ConfigurationError, match="max_poll_interval"),
+        _renamed("max_poll_interval_seconds", "max_poll_interval"),
+    ):
         wait_for_cyberdesk_run.fn(
             credentials, "run-1", poll_interval=1, max_poll_interval_seconds=0.5
         )
-    with pytest.raises(ConfigurationError, match="timeout must be a positive"):
+    with (
+        pytest.raises(ConfigurationError, match="timeout must be a positive"),
+        _renamed("max_wait_seconds", "timeout"),
+    ):
         wait_for_cyberdesk_run.fn(credentials, "run-1", max_wait_seconds=-1)
 
 
