@@ -3,7 +3,8 @@
 ENVS := airflow prefect airflow-oldest prefect-oldest
 
 .PHONY: setup setup-main test lint typecheck test-airflow test-airflow-suites test-airflow-e2e \
-	test-prefect test-oldest test-oldest-airflow test-oldest-prefect test-distributed test-sdk \
+	test-core-suites test-airflow-engine-suites test-prefect test-oldest test-oldest-airflow \
+	test-oldest-prefect test-distributed test-sdk \
 	test-browser test-wheel dist demo bench emulator lock clean
 
 setup:
@@ -42,9 +43,15 @@ typecheck: setup
 
 test-airflow: test-airflow-suites test-airflow-e2e
 
-test-airflow-suites: setup
-	scripts/run-tests.sh airflow tests/core tests/emulator tests/airflow tests/examples/airflow \
-		tests/reliability/core tests/reliability/airflow
+test-airflow-suites: test-core-suites test-airflow-engine-suites
+
+# The engine-free suites (one Python process each, no servers but the emulator), in the Airflow
+# environment: both locks pin the same httpx and pydantic.
+test-core-suites: setup
+	scripts/run-tests.sh airflow tests/core tests/emulator tests/reliability/core
+
+test-airflow-engine-suites: setup
+	scripts/run-tests.sh airflow tests/airflow tests/examples/airflow tests/reliability/airflow
 
 # Real Airflow services (api-server, scheduler, dag-processor, triggerer) on SQLite.
 test-airflow-e2e: setup
@@ -74,11 +81,14 @@ test-distributed: setup
 	scripts/run-tests.sh airflow tests/e2e/distributed/airflow
 	scripts/run-tests.sh prefect tests/e2e/distributed/prefect
 
-# The README's test command. The two oldest-release suites (dag.test and a Prefect test server, no
-# services) and the wheel smoke test run side by side, each printed whole when it ends; the stacks
-# of real services run alone. (The newest-release suites side by side took as long as one after
+# The README's test command. Side by side, each printed whole when it ends: the engine-free suites
+# (one core) with the Airflow suites; the two oldest-release suites (dag.test and a Prefect test
+# server, no services) with the wheel smoke test. The stacks of real services run alone. (The newest-release suites side by side took as long as one after
 # the other: 985 s, the two cores busy throughout.)
-test: lint typecheck test-sdk test-browser test-airflow-suites test-prefect
+test: lint typecheck test-sdk test-browser
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-core-suites \
+		test-airflow-engine-suites
+	$(MAKE) --no-print-directory test-prefect
 	$(MAKE) --no-print-directory -j3 --output-sync=target test-oldest-airflow test-oldest-prefect \
 		test-wheel
 	$(MAKE) --no-print-directory test-airflow-e2e
